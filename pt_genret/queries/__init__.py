@@ -1,0 +1,21 @@
+"""Pseudo-query generators: ``pt.Transformer``s that add a ``querygen`` list column to documents."""
+from __future__ import annotations
+
+import pyterrier as pt
+
+from pt_genret.queries.doc2query import Doc2QueryGenerator
+from pt_genret.queries.extractive import ExtractiveQueryGenerator
+
+
+def get_query_generator(spec: str | pt.Transformer | None, num_queries: int = 5, seed: int = 42) -> pt.Transformer | None:
+    """``"extractive"`` (offline default), ``"none"``, a doc2query model name/path, or a transformer."""
+    if spec is None or spec == "none":
+        return None
+    if isinstance(spec, pt.Transformer):
+        return spec
+    if spec == "extractive":
+        return ExtractiveQueryGenerator(num_queries=num_queries, seed=seed)
+    return Doc2QueryGenerator(spec, num_queries=num_queries, seed=seed)
+
+
+__all__ = ["Doc2QueryGenerator", "ExtractiveQueryGenerator", "get_query_generator"]

@@ -1,0 +1,173 @@
+"""Training examples and the seq2seq training loop.
+
+Examples are (source text, docid tokens) pairs of three kinds, as in DSI: *indexing* (the
+document's own text → its docid), *retrieval* (a pseudo-query → docid) and, when qrels are
+given, real training queries → the docids of their relevant documents. The loop runs through
+HF Accelerate, so the same code uses the CPU here, a GPU when present, and several GPUs under
+``accelerate launch``. It is seeded, shows ``pt.tqdm`` progress and checkpoints every epoch
+(weights as safetensors) so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_model, save_model
+
+from pt_genret.backbone import Backbone
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (recorded in the index metadata)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    max_source_length: int = 64
+    seed: int = 42
+
+
+@dataclass
+class Example:
+    source: str
+    target: list[int]
+    kind: str  # "index", "query" or "train"
+
+
+def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: int = 64,
+                   topics: pd.DataFrame | None = None, qrels: pd.DataFrame | None = None) -> list[Example]:
+    """Indexing, pseudo-query and (optional) supervised examples.
+
+    ``docs`` has ``docno, text[, title][, querygen]``; ``tokens`` maps docno → docid tokens.
+    """
+    out: list[Example] = []
+    titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
+    for docno, title, text in zip(docs["docno"], titles, docs["text"].fillna("")):
+        body = " ".join(f"{title} {text}".split()[:max_words])
+        out.append(Example(body, tokens[docno], "index"))
+    if "querygen" in docs.columns:
+        for docno, queries in zip(docs["docno"], docs["querygen"]):
+            out.extend(Example(q, tokens[docno], "query") for q in queries if q.strip())
+    if topics is not None and qrels is not None:
+        rel = qrels[qrels["label"] > 0].merge(topics[["qid", "query"]], on="qid")
+        out.extend(Example(q, tokens[d], "train") for q, d in zip(rel["query"], rel["docno"]) if d in tokens)
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class _Collate:
+    def __init__(self, backbone: Backbone, max_source_length: int) -> None:
+        self.tok, self.max_len, self.pad = backbone.tokenizer, max_source_length, backbone.pad_token_id
+
+    def __call__(self, batch: list[Example]) -> dict[str, torch.Tensor]:
+        enc = self.tok([e.source for e in batch], padding=True, truncation=True, max_length=self.max_len,
+                       return_tensors="pt")
+        width = max(len(e.target) for e in batch)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        for i, e in enumerate(batch):
+            labels[i, :len(e.target)] = torch.tensor(e.target)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+
+
+def train(backbone: Backbone, examples: list[Example], config: TrainConfig, checkpoint_dir: str | None = None,
+          verbose: bool = True) -> list[float]:
+    """Fine-tune ``backbone`` on ``examples``; returns the mean loss of each epoch.
+
+    With ``checkpoint_dir``, each finished epoch is saved there and a later call with the same
+    directory continues after the last saved epoch.
+    """
+    if not examples:
+        raise ValueError("no training examples")
+    seed_everything(config.seed)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model = backbone.model
+    model.train()
+    model.config.decoder_start_token_id = backbone.decoder_start_token_id
+    model.config.pad_token_id = backbone.pad_token_id
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
+    total = steps_per_epoch * config.epochs
+    warmup = max(1, int(config.warmup_ratio * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+    start_epoch, losses = _resume(checkpoint_dir, model, optimizer, schedule, config)
+    sampler = EpochSampler(len(examples), config.seed)
+    loader = torch.utils.data.DataLoader(examples, batch_size=config.batch_size, sampler=sampler,
+                                         collate_fn=_Collate(backbone, config.max_source_length))
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    for epoch in range(start_epoch, config.epochs):
+        sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resuming reproduces it
+        total_loss, n = 0.0, 0
+        bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose)
+        for batch in bar:
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            total_loss, n = total_loss + loss.item(), n + 1
+            bar.set_postfix(loss=f"{total_loss / n:.3f}")
+        losses.append(total_loss / max(n, 1))
+        if checkpoint_dir:
+            _checkpoint(checkpoint_dir, accelerator.unwrap_model(model), optimizer, schedule, config, epoch + 1, losses)
+    backbone.model = accelerator.unwrap_model(model).eval()
+    return losses
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """A shuffle that depends on ``(seed, epoch)`` alone, so a resumed run sees the same order."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+
+def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float]) -> None:
+    os.makedirs(path, exist_ok=True)
+    tmp = os.path.join(path, "model.safetensors.tmp")
+    save_model(model, tmp)  # handles tied weights (shared embeddings / LM head)
+    os.replace(tmp, os.path.join(path, "model.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()},
+               os.path.join(path, "optimizer.pt"))
+    with open(os.path.join(path, "progress.json"), "w") as f:
+        json.dump({"epoch": epoch, "losses": losses, "config": asdict(config)}, f)
+
+
+def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig) -> tuple[int, list[float]]:
+    progress = os.path.join(path, "progress.json") if path else None
+    if not progress or not os.path.exists(progress):
+        return 0, []
+    with open(progress) as f:
+        state = json.load(f)
+    if state["config"] != asdict(config):
+        raise ValueError(f"checkpoint in {path} was made with another training configuration; "
+                         "remove it or use the same settings to resume")
+    load_model(model, os.path.join(path, "model.safetensors"))
+    opt = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
+    optimizer.load_state_dict(opt["optimizer"])
+    schedule.load_state_dict(opt["schedule"])
+    return int(state["epoch"]), list(state["losses"])
