@@ -137,6 +137,9 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
     dec = BertLMHeadModel(dcfg)
     with torch.no_grad():
         dec.bert.embeddings.word_embeddings.weight.copy_(enc.embeddings.word_embeddings.weight)
+    # the encoder's pretrained word vectors stay as they are: it saves a third of the optimiser
+    # work on a CPU, and the decoder (tied input/output embeddings) learns the docid vocabulary
+    enc.embeddings.word_embeddings.weight.requires_grad_(False)
     model = EncoderDecoderModel(encoder=enc, decoder=dec)
     model.config.decoder_start_token_id = tokenizer.cls_token_id
     model.config.eos_token_id = tokenizer.sep_token_id

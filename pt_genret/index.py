@@ -136,6 +136,8 @@ class GenIndexer(pt.Indexer):
         num_pseudo_queries: pseudo-queries per document.
         train_topics, train_qrels: optional real training queries (``qid, query``; ``qid, docno, label``).
         epochs, batch_size, lr, max_source_length, seed: training settings.
+        freeze_encoder: train only the decoder on cached encoder states (much cheaper on a CPU);
+            ``None`` freezes the pretrained ``minilm`` encoder and trains every other backbone whole.
         scheme_options, backbone_options: extra constructor arguments.
         overwrite: replace an existing index at the path.
     """
@@ -144,7 +146,7 @@ class GenIndexer(pt.Indexer):
                  query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 5,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
                  epochs: int = 10, batch_size: int = 32, lr: float = 5e-4, max_source_length: int = 64,
-                 seed: int = 42, scheme_options: dict | None = None, backbone_options: dict | None = None,
+                 seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,
                  overwrite: bool = False, verbose: bool = True, device: str | None = None) -> None:
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
@@ -153,7 +155,8 @@ class GenIndexer(pt.Indexer):
         self.num_pseudo_queries = num_pseudo_queries
         self.train_topics, self.train_qrels = train_topics, train_qrels
         self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
-                                  max_source_length=max_source_length, seed=seed)
+                                  max_source_length=max_source_length, seed=seed,
+                                  freeze_encoder=(backbone == "minilm") if freeze_encoder is None else freeze_encoder)
         self.scheme_options = scheme_options or {}
         self.backbone_options = backbone_options or {}
         self.overwrite = overwrite

@@ -20,6 +20,7 @@ import pyterrier as pt
 import torch
 from accelerate import Accelerator
 from safetensors.torch import load_model, save_model
+from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
 
@@ -35,6 +36,7 @@ class TrainConfig:
     warmup_ratio: float = 0.05
     max_source_length: int = 64
     seed: int = 42
+    freeze_encoder: bool = False
 
 
 @dataclass
@@ -70,18 +72,60 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class _Collate:
-    def __init__(self, backbone: Backbone, max_source_length: int) -> None:
-        self.tok, self.max_len, self.pad = backbone.tokenizer, max_source_length, backbone.pad_token_id
+def _labels(batch: list[Example]) -> torch.Tensor:
+    width = max(len(e.target) for e in batch)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    for i, e in enumerate(batch):
+        labels[i, :len(e.target)] = torch.tensor(e.target)
+    return labels
 
-    def __call__(self, batch: list[Example]) -> dict[str, torch.Tensor]:
+
+class _Collate:
+    """Tokenised sources and padded labels for a batch of example indices."""
+
+    def __init__(self, examples: list[Example], backbone: Backbone, max_source_length: int) -> None:
+        self.examples, self.tok, self.max_len = examples, backbone.tokenizer, max_source_length
+
+    def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        batch = [self.examples[i] for i in idx]
         enc = self.tok([e.source for e in batch], padding=True, truncation=True, max_length=self.max_len,
                        return_tensors="pt")
-        width = max(len(e.target) for e in batch)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        for i, e in enumerate(batch):
-            labels[i, :len(e.target)] = torch.tensor(e.target)
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": _labels(batch)}
+
+
+class _CollateFrozen:
+    """Padded cached encoder states and labels, for training with a frozen encoder."""
+
+    def __init__(self, examples: list[Example], states: list[torch.Tensor]) -> None:
+        self.examples, self.states = examples, states
+
+    def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        states = [self.states[i] for i in idx]
+        width = max(len(s) for s in states)
+        hidden = torch.zeros((len(idx), width, states[0].shape[1]), dtype=torch.float32)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for j, s in enumerate(states):
+            hidden[j, :len(s)], mask[j, :len(s)] = s.float(), 1
+        return {"encoder_outputs": BaseModelOutput(last_hidden_state=hidden), "attention_mask": mask,
+                "labels": _labels([self.examples[i] for i in idx])}
+
+
+@torch.inference_mode()
+def encode_sources(backbone: Backbone, examples: list[Example], max_length: int, batch_size: int = 64,
+                   verbose: bool = True) -> list[torch.Tensor]:
+    """Encoder states of every example's source, unpadded, in half precision (computed once)."""
+    encoder = backbone.model.get_encoder().eval()
+    order = np.argsort([len(e.source) for e in examples], kind="stable")
+    out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
+    for start in pt.tqdm(range(0, len(order), batch_size), desc="encoding sources (frozen encoder)", unit="batch",
+                         disable=not verbose):
+        idx = order[start:start + batch_size]
+        enc = backbone.tokenizer([examples[i].source for i in idx], padding=True, truncation=True,
+                                 max_length=max_length, return_tensors="pt").to(backbone.device)
+        hidden = encoder(**enc).last_hidden_state.to(torch.float16).cpu()
+        for j, i in enumerate(idx):
+            out[i] = hidden[j, :int(enc["attention_mask"][j].sum())].clone()
+    return out
 
 
 def train(backbone: Backbone, examples: list[Example], config: TrainConfig, checkpoint_dir: str | None = None,
@@ -96,19 +140,24 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     seed_everything(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = backbone.model
+    if config.freeze_encoder:
+        model.get_encoder().requires_grad_(False)
+        collate = _CollateFrozen(examples, encode_sources(backbone, examples, config.max_source_length,
+                                                          verbose=verbose))
+    else:
+        collate = _Collate(examples, backbone, config.max_source_length)
     model.train()
     model.config.decoder_start_token_id = backbone.decoder_start_token_id
     model.config.pad_token_id = backbone.pad_token_id
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
     total = steps_per_epoch * config.epochs
     warmup = max(1, int(config.warmup_ratio * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
     start_epoch, losses = _resume(checkpoint_dir, model, optimizer, schedule, config)
-    sampler = EpochSampler(len(examples), config.seed)
-    loader = torch.utils.data.DataLoader(examples, batch_size=config.batch_size, sampler=sampler,
-                                         collate_fn=_Collate(backbone, config.max_source_length))
+    sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
+    loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     for epoch in range(start_epoch, config.epochs):
         sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resuming reproduces it
@@ -130,20 +179,32 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     return losses
 
 
-class EpochSampler(torch.utils.data.Sampler[int]):
-    """A shuffle that depends on ``(seed, epoch)`` alone, so a resumed run sees the same order."""
+class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
+    """Shuffled batches of similar-length examples, depending on ``(seed, epoch)`` alone.
 
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
+    Short pseudo-queries are not padded to the length of document passages (several times less
+    compute on a CPU), and a resumed run sees exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, pool: int = 50) -> None:
+        self.lengths, self.batch_size, self.seed, self.pool, self.epoch = np.asarray(lengths), batch_size, seed, pool, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self):
-        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.lengths))
+        chunk = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = order[start:start + chunk]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            batches.extend(part[i:i + self.batch_size].tolist() for i in range(0, len(part), self.batch_size))
+        return iter([batches[i] for i in rng.permutation(len(batches))])
 
 
 def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float]) -> None:

@@ -1,0 +1,149 @@
+"""The ``pt-genret`` command: quickstart, index, search, evaluate."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+DEFAULT_METRICS = "nDCG@10,R@100,RR@10,Success@10"
+
+
+def _quiet_logs() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    from pt_genret.datasets import load_dataset
+    from pt_genret.experiment import usable_docs
+    from pt_genret.index import GenIndex
+
+    dataset = load_dataset(args.corpus)
+    topics = qrels = None
+    if args.train_split:
+        topics, qrels = dataset.get_topics(args.train_split), dataset.get_qrels(args.train_split)
+    started = time.time()
+    index = GenIndex(args.index).indexer(
+        scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
+        num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder, overwrite=args.overwrite, verbose=True,
+    ).index(usable_docs(dataset))
+    meta = index.meta
+    print(f"indexed {meta['num_docs']} documents into {args.index} in {time.time() - started:.0f}s "
+          f"(scheme={meta['scheme']}, backbone={meta['backbone']}, examples={meta['examples']}, "
+          f"final loss={meta['epoch_losses'][-1]:.3f})")
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pt_genret.retriever import GenRetriever
+
+    res = GenRetriever(args.index, num_results=args.k)(pd.DataFrame({"qid": ["1"], "query": [args.query]}))
+    with pd.option_context("display.max_colwidth", 80, "display.width", 160):
+        print(res[["rank", "docno", "score", "docid"]].to_string(index=False))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pt_genret.datasets import load_dataset
+    from pt_genret.experiment import compare
+
+    dataset = load_dataset(args.dataset)
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix="pt-genret-baselines-")
+    table = compare(args.index, dataset, work_dir, split=args.split, metrics=args.metrics, save_dir=args.save_dir)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False))
+
+
+def cmd_quickstart(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pt_genret.datasets import quickstart_dataset
+    from pt_genret.experiment import compare
+    from pt_genret.index import GenIndex
+
+    out = args.out or tempfile.mkdtemp(prefix="pt-genret-quickstart-")
+    dataset = quickstart_dataset()
+    print(f"quickstart: {dataset.corpus_size()} embedded documents, {len(dataset.get_topics('test'))} queries; "
+          f"writing to {out}")
+    index_path = os.path.join(out, "gr-index")
+    index = GenIndex(index_path)
+    if not index.built():
+        index.indexer(scheme=args.scheme, epochs=args.epochs, seed=args.seed, verbose=True).index(
+            dataset.get_corpus_iter())
+    res = index.retriever(num_results=3)(dataset.get_topics("test").head(3))
+    print("\nexample queries:")
+    with pd.option_context("display.max_colwidth", 60, "display.width", 160):
+        print(res[["qid", "query", "rank", "docno", "docid"]].to_string(index=False))
+    table = compare(index, dataset, os.path.join(out, "baselines"), split="test", metrics=args.metrics,
+                    save_dir=os.path.join(out, "runs"), verbose=False)
+    print("\npt.Experiment on the embedded corpus:")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pt-genret", description="Generative retrieval for PyTerrier.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    q = sub.add_parser("quickstart", help="build a GR index on the embedded corpus and compare it with BM25 and dense")
+    q.add_argument("--out", help="output folder (default: a new temporary folder)")
+    q.add_argument("--scheme", default="title")
+    q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--seed", type=int, default=42)
+    q.add_argument("--metrics", default=DEFAULT_METRICS)
+    q.set_defaults(func=cmd_quickstart)
+
+    i = sub.add_parser("index", help="build a GR index from a BEIR folder or irds:<id>")
+    i.add_argument("corpus")
+    i.add_argument("index")
+    i.add_argument("--scheme", default="keywords", help="atomic, naive, semantic, title, keywords")
+    i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
+    i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
+    i.add_argument("--num-pseudo-queries", type=int, default=5)
+    i.add_argument("--train-split", help="also train on this split's queries and qrels")
+    i.add_argument("--epochs", type=int, default=10)
+    i.add_argument("--batch-size", type=int, default=32)
+    i.add_argument("--lr", type=float, default=5e-4)
+    i.add_argument("--seed", type=int, default=42)
+    i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="train only the decoder (default: yes for minilm, no otherwise)")
+    i.add_argument("--overwrite", action="store_true")
+    i.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", help="retrieve for one query")
+    s.add_argument("index")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=10)
+    s.set_defaults(func=cmd_search)
+
+    e = sub.add_parser("evaluate", help="BM25, dense, GR, BM25 >> GR and RRF(BM25, GR) in one pt.Experiment")
+    e.add_argument("index")
+    e.add_argument("dataset")
+    e.add_argument("--split", default="test")
+    e.add_argument("--metrics", default=DEFAULT_METRICS)
+    e.add_argument("--save-dir", help="write runs and results.csv here")
+    e.add_argument("--work-dir", help="where baseline indexes are built and reused (default: temporary)")
+    e.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_logs()
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
+        print(f"pt-genret {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The ``pt-genret`` command line on a tiny BEIR folder (default MiniLM backbone, one epoch)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from conftest import build_tiny_index, make_docs
+from pt_genret.cli import build_parser, main
+
+METRICS = ["nDCG@10", "R@100", "RR@10", "Success@10"]
+SYSTEMS = ["BM25", "dense", "GR", "BM25 >> GR", "RRF(BM25, GR)"]
+
+
+def write_beir(root, docs) -> str:
+    os.makedirs(root / "qrels")
+    with open(root / "corpus.jsonl", "w") as f:
+        for d in docs:
+            f.write(json.dumps({"_id": d["docno"], "title": d["title"], "text": d["text"]}) + "\n")
+    queries = [(f"q{i}", d["title"], d["docno"]) for i, d in enumerate(docs)]
+    with open(root / "queries.jsonl", "w") as f:
+        for qid, text, _ in queries:
+            f.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    for split, rows in {"test": queries[::4], "train": queries[1::2]}.items():
+        with open(root / "qrels" / f"{split}.tsv", "w") as f:
+            f.write("query-id\tcorpus-id\tscore\n")
+            for qid, _, docno in rows:
+                f.write(f"{qid}\t{docno}\t1\n")
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def cli_docs():
+    return make_docs(per_topic=4, seed=5, topics=("astronomy", "cooking", "football"))
+
+
+@pytest.fixture(scope="module")
+def beir(tmp_path_factory, cli_docs) -> str:
+    return write_beir(tmp_path_factory.mktemp("beir") / "tiny", cli_docs)
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory, beir):
+    """``pt-genret index`` with the default backbone, trained for one epoch."""
+    path = str(tmp_path_factory.mktemp("cli") / "tiny.gr")
+    rc = main(["index", beir, path, "--epochs", "1", "--num-pseudo-queries", "2", "--batch-size", "16",
+               "--train-split", "train"])
+    return rc, path
+
+
+def test_index_command(cli_index, cli_docs):
+    rc, path = cli_index
+    assert rc == 0
+    with open(os.path.join(path, "pt_meta.json")) as f:
+        meta = json.load(f)
+    assert meta["num_docs"] == len(cli_docs)
+    assert meta["backbone"] == "minilm" and meta["scheme"] == "keywords"
+    assert meta["train"]["epochs"] == 1 and meta["train"]["seed"] == 42
+    assert meta["examples"] == {"index": len(cli_docs), "query": 2 * len(cli_docs), "train": len(cli_docs) // 2}
+
+
+def test_search_prints_docnos(cli_index, cli_docs, capsys):
+    _, path = cli_index
+    assert main(["search", path, cli_docs[0]["title"], "-k", "3"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0].split()[:3] == ["rank", "docno", "score"]
+    rows = [line.split() for line in lines[1:]]
+    assert len(rows) == 3
+    assert [r[0] for r in rows] == ["0", "1", "2"]
+    docnos = {d["docno"] for d in cli_docs}
+    assert all(r[1] in docnos for r in rows)
+    assert len({r[1] for r in rows}) == 3
+
+
+@pytest.fixture(scope="module")
+def tiny_gr(tmp_path_factory, cli_docs) -> str:
+    """A fast t5-scratch index over the same documents, so evaluate's 100-beam decoding is cheap."""
+    path = tmp_path_factory.mktemp("tiny") / "t5.gr"
+    build_tiny_index(path, cli_docs, scheme="title", epochs=8)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory) -> str:
+    """Baseline indexes (PISA, dense), built by the first evaluate and reused by the next."""
+    return str(tmp_path_factory.mktemp("baselines"))
+
+
+def check_printed_table(out: str) -> None:
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    header = next(i for i, line in enumerate(lines) if line.startswith("name"))
+    columns = lines[header].split()
+    assert columns[0] == "name" and sorted(columns[1:]) == sorted(METRICS)  # ir_measures orders them
+    rows = lines[header + 1:header + 6]
+    for name, line in zip(SYSTEMS, rows):
+        assert line.startswith(name), (name, line)
+        values = [float(v) for v in line[len(name):].split()]
+        assert len(values) == len(METRICS) and all(0 <= v <= 1 for v in values)
+
+
+def test_evaluate_prints_five_systems(tiny_gr, beir, work_dir, capsys):
+    assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir]) == 0
+    check_printed_table(capsys.readouterr().out)
+    assert os.path.isdir(os.path.join(work_dir, "pisa")) and os.path.isdir(os.path.join(work_dir, "dense.flex"))
+
+
+def test_evaluate_save_dir_writes_results_csv(tiny_gr, beir, work_dir, tmp_path, capsys):
+    save = tmp_path / "runs"
+    rc = main(["evaluate", tiny_gr, beir, "--save-dir", str(save), "--work-dir", work_dir])
+    captured = capsys.readouterr()
+    assert rc == 0, [line for line in captured.err.splitlines() if "error" in line]
+    check_printed_table(captured.out)
+    assert len(list(save.glob("*.res.gz"))) == len(SYSTEMS)  # one saved run per system
+    results = pd.read_csv(save / "results.csv")
+    assert results.columns[0] == "name" and sorted(results.columns[1:]) == sorted(METRICS)
+    assert results["name"].tolist() == SYSTEMS
+    assert ((results[METRICS] >= 0) & (results[METRICS] <= 1)).all().all()
+    by_name = results.set_index("name")
+    assert by_name.loc["BM25", "Success@10"] == 1.0  # titles as queries
+    # the re-ranking row only reorders BM25's top 100: the same recall
+    assert by_name.loc["BM25 >> GR", "R@100"] == by_name.loc["BM25", "R@100"]
+
+
+def test_evaluate_unknown_metric(tiny_gr, beir, work_dir, capsys):
+    assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir, "--metrics", "nDCG@10,bogus@3"]) == 2
+    assert "unknown metric" in capsys.readouterr().err
+
+
+def test_evaluate_with_the_cli_built_index(cli_index, beir, work_dir, capsys):
+    """The MiniLM index made by ``pt-genret index`` evaluates too (its decoding is the slow part)."""
+    _, path = cli_index
+    assert main(["evaluate", path, beir, "--work-dir", work_dir, "--metrics", "RR@10"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in SYSTEMS) and "RR@10" in out
+
+
+def test_missing_corpus_folder(tmp_path, capsys):
+    rc = main(["index", str(tmp_path / "no-such-folder"), str(tmp_path / "idx.gr")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "pt-genret index: error:" in err and "no-such-folder" in err
+    assert not (tmp_path / "idx.gr").exists()
+
+
+def test_index_existing_path(cli_index, beir, capsys):
+    _, path = cli_index
+    assert main(["index", beir, path, "--epochs", "1"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_search_missing_index(tmp_path, capsys):
+    assert main(["search", str(tmp_path / "nothing.gr"), "a query"]) == 2
+    assert "no GR index" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["no-such-command"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["index", "only-one-argument"])
+    assert e.value.code == 2
+    args = build_parser().parse_args(["index", "c", "i"])
+    assert (args.scheme, args.backbone, args.epochs, args.seed) == ("keywords", "minilm", 10, 42)
