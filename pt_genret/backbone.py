@@ -149,15 +149,32 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
 
 
 def scratch_tokenizer(texts: list[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
-    """A lower-cased WordPiece tokenizer trained on ``texts`` with HF ``tokenizers``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    """A lower-cased WordPiece tokenizer whose vocabulary comes from ``texts``, deterministically.
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]", "[EOS]", "[BOS]"])
-    tok.train_from_iterator(texts, trainer)
+    ``tokenizers``' own ``WordPieceTrainer`` gives a different vocabulary from run to run on
+    the same input (huggingface/tokenizers#1794), which would make the same seed build a
+    different index. So the vocabulary is chosen here: every character (alone and as a
+    ``##`` continuation), then the most frequent words, ties broken alphabetically. The
+    tokenizer itself is an ordinary ``tokenizers`` WordPiece model.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    normalizer, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    specials = ["[PAD]", "[UNK]", "[EOS]", "[BOS]"]
+    chars = sorted({c for w in counts for c in w})
+    vocab = specials + chars + ["##" + c for c in chars]
+    words = sorted((w for w in counts if len(w) > 1), key=lambda w: (-counts[w], w))
+    vocab += words[: max(0, vocab_size - len(vocab))]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]",
+                                     max_input_chars_per_word=100))
+    tok.normalizer, tok.pre_tokenizer, tok.decoder = normalizer, pre, decoders.WordPiece()
+    # like T5's own tokenizer: every encoded text ends with end-of-sequence (never empty)
+    tok.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", 2)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
                                    eos_token="[EOS]", bos_token="[BOS]")
 

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quickstart", help="build a GR index on the embedded corpus and compare it with BM25 and dense")
     q.add_argument("--out", help="output folder (default: a new temporary folder)")
     q.add_argument("--scheme", default="title")
-    q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--epochs", type=int, default=15)
     q.add_argument("--seed", type=int, default=42)
     q.add_argument("--metrics", default=DEFAULT_METRICS)
     q.set_defaults(func=cmd_quickstart)

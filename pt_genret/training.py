@@ -9,9 +9,12 @@ HF Accelerate, so the same code uses the CPU here, a GPU when present, and sever
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+import shutil
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -155,12 +158,15 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     warmup = max(1, int(config.warmup_ratio * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
-    start_epoch, losses = _resume(checkpoint_dir, model, optimizer, schedule, config)
+    fingerprint = examples_fingerprint(examples)
+    start_epoch, losses = _resume(checkpoint_dir, model, optimizer, schedule, config, fingerprint)
     sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     for epoch in range(start_epoch, config.epochs):
-        sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resuming reproduces it
+        # the order depends on (seed, epoch) only, so resuming reproduces it; the prepared loader
+        # forwards its epoch to our sampler (setting the sampler directly would be overridden)
+        loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
         total_loss, n = 0.0, 0
         bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose)
         for batch in bar:
@@ -174,7 +180,8 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
         losses.append(total_loss / max(n, 1))
         if checkpoint_dir:
-            _checkpoint(checkpoint_dir, accelerator.unwrap_model(model), optimizer, schedule, config, epoch + 1, losses)
+            _checkpoint(checkpoint_dir, accelerator.unwrap_model(model), optimizer, schedule, config, epoch + 1,
+                        losses, fingerprint)
     backbone.model = accelerator.unwrap_model(model).eval()
     return losses
 
@@ -207,28 +214,41 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         return iter([batches[i] for i in rng.permutation(len(batches))])
 
 
-def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float]) -> None:
+def examples_fingerprint(examples: list[Example]) -> str:
+    """A hash of the training data: a checkpoint resumes only the run that made it."""
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(f"{e.kind}\t{e.source}\t{e.target}\n".encode())
+    return h.hexdigest()
+
+
+def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float],
+                fingerprint: str) -> None:
     os.makedirs(path, exist_ok=True)
     tmp = os.path.join(path, "model.safetensors.tmp")
     save_model(model, tmp)  # handles tied weights (shared embeddings / LM head)
     os.replace(tmp, os.path.join(path, "model.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()},
-               os.path.join(path, "optimizer.pt"))
+    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "torch_rng": torch.random.get_rng_state()}, os.path.join(path, "optimizer.pt"))
     with open(os.path.join(path, "progress.json"), "w") as f:
-        json.dump({"epoch": epoch, "losses": losses, "config": asdict(config)}, f)
+        json.dump({"epoch": epoch, "losses": losses, "config": asdict(config), "examples": fingerprint}, f)
 
 
-def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig) -> tuple[int, list[float]]:
+def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig,
+            fingerprint: str) -> tuple[int, list[float]]:
     progress = os.path.join(path, "progress.json") if path else None
     if not progress or not os.path.exists(progress):
         return 0, []
     with open(progress) as f:
         state = json.load(f)
-    if state["config"] != asdict(config):
-        raise ValueError(f"checkpoint in {path} was made with another training configuration; "
-                         "remove it or use the same settings to resume")
+    if state.get("config") != asdict(config) or state.get("examples") != fingerprint:
+        warnings.warn(f"ignoring the checkpoint in {path}: another training run made it "
+                      "(other settings or data); training from the start")
+        shutil.rmtree(path, ignore_errors=True)
+        return 0, []
     load_model(model, os.path.join(path, "model.safetensors"))
     opt = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
     optimizer.load_state_dict(opt["optimizer"])
     schedule.load_state_dict(opt["schedule"])
+    torch.random.set_rng_state(opt["torch_rng"])
     return int(state["epoch"]), list(state["losses"])

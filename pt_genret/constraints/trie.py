@@ -113,7 +113,7 @@ class PrefixTrie:
 
     def remove(self, doc_indices: Sequence[int]) -> None:
         """Disallow the docids of these documents (their nodes stay, with lower counts)."""
-        for d in doc_indices:
+        for d in self._check_docs(doc_indices):
             node = int(self.leaf_of_doc[d])
             if self.count[node] == 0 or self.doc[node] != d:  # already removed, or re-used
                 continue
@@ -127,13 +127,22 @@ class PrefixTrie:
         view.keys, view.child, view.parent, view.doc = self.keys, self.child, self.parent, self.doc
         view.leaf_of_doc, view._offsets = self.leaf_of_doc, self._offsets
         view.count = np.zeros_like(self.count)
-        nodes = self.leaf_of_doc[np.asarray(doc_indices, dtype=np.int64)]
-        nodes = nodes[self.count[nodes] > 0]  # removed documents stay removed
+        docs = np.unique(self._check_docs(doc_indices))
+        nodes = self.leaf_of_doc[docs]
+        # removed documents stay removed, also where their node now ends another document
+        nodes = nodes[(self.count[nodes] > 0) & (self.doc[nodes] == docs)]
         while len(nodes):
             np.add.at(view.count, nodes, 1)
             nodes = self.parent[nodes]
             nodes = nodes[nodes != DEAD]
         return view
+
+    def _check_docs(self, doc_indices: Sequence[int]) -> np.ndarray:
+        docs = np.asarray(doc_indices, dtype=np.int64).reshape(-1)
+        bad = docs[(docs < 0) | (docs >= self.num_docs)]
+        if len(bad):
+            raise IndexError(f"document index {int(bad[0])} not in the trie (it holds {self.num_docs})")
+        return docs
 
     # decoding ------------------------------------------------------------------------------
     def children(self, node: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,6 +211,9 @@ class PrefixTrie:
                 arrays = dict(z)
         except Exception as e:  # zip/npy corruption
             raise ValueError(f"corrupt trie file {path}: {e}") from None
+        missing = {"format_version", "vocab_size", "keys", "child", "parent", "count", "doc", "leaf_of_doc"} - set(arrays)
+        if missing:
+            raise ValueError(f"corrupt trie file {path}: missing arrays {sorted(missing)}")
         version = int(arrays["format_version"][0])
         if version != FORMAT_VERSION:
             raise ValueError(f"trie file {path} has format version {version}; this pt-genret reads {FORMAT_VERSION}")

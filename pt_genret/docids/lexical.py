@@ -99,13 +99,7 @@ class KeywordScheme(DocIdScheme):
         return sorted(tf, key=coverage)
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        self._ranked = [self.keywords(t) for t in self._texts(docs)]
-        return [" ".join(r[: self.num_terms]) or "untitled" for r in self._ranked]
-
-    def assign(self, docs: pd.DataFrame, taken=()) -> list[str]:
-        ids = super().assign(docs, taken)
-        self._ranked = None
-        return ids
+        return [" ".join(self.keywords(t)[: self.num_terms]) or "untitled" for t in self._texts(docs)]
 
     def state(self) -> dict[str, np.ndarray]:
         terms = sorted(self.df)

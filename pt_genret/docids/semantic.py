@@ -44,8 +44,8 @@ class SemanticScheme(DocIdScheme):
         self.encoder_name = encoder
         self.max_depth = max_depth
         self._encoder: TextEncoder | None = None
-        # tree: node i has children child_start[i]..child_start[i]+child_count[i]-1 in the flat
-        # arrays; a child is either an inner node (child_node >= 0) or a leaf (child_node == -1)
+        # tree: node_children[i] lists the flat indices of node i's children; flat index c has
+        # centroid centroids[c] and is node child_node[c]; a node without children is a leaf
         self.centroids = np.zeros((0, 0), dtype=np.float32)
         self.child_node: list[int] = []
         self.node_children: list[list[int]] = [[]]
@@ -69,19 +69,17 @@ class SemanticScheme(DocIdScheme):
         self._fitted_codes: list[list[int]] = [[] for _ in range(len(docs))]
         self._split(np.arange(len(docs)), emb, node=0, prefix=[], depth=0)
         self.centroids = np.stack(self._cents).astype(np.float32) if self._cents else np.zeros((0, emb.shape[1]), np.float32)
-        self._pending = list(self._fitted_codes)
+        # the clustered documents keep the codes the clustering gave them
+        self._pending = dict(zip(docs["docno"].astype(str), self._fitted_codes))
         self.fitted = True
         return self
 
-    def _new_child(self, node: int, centroid: np.ndarray, inner: bool) -> int:
-        """Add a child (inner node or leaf) under ``node``; returns the child's flat index."""
+    def _new_child(self, node: int, centroid: np.ndarray) -> int:
+        """Add a child node under ``node``; returns the child's flat index."""
         flat = len(self._cents)
         self._cents.append(centroid)
-        if inner:
-            self.node_children.append([])
-            self.child_node.append(len(self.node_children) - 1)
-        else:
-            self.child_node.append(-1)
+        self.node_children.append([])
+        self.child_node.append(len(self.node_children) - 1)
         self.node_children[node].append(flat)
         return flat
 
@@ -100,15 +98,15 @@ class SemanticScheme(DocIdScheme):
             members = idx[labels == c]
             if len(members) == 0:
                 continue
-            flat = self._new_child(node, emb[members].mean(0), inner=True)
+            flat = self._new_child(node, emb[members].mean(0))
             self._split(members, emb, self.child_node[flat], prefix + [len(self.node_children[node]) - 1], depth + 1)
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        if getattr(self, "_pending", None) is not None and len(self._pending) == len(docs):
-            codes, self._pending = self._pending, None  # the documents fit() clustered
-        else:
-            self._pending = None
-            codes = [self._route(e) for e in self.encoder().encode(doc_texts(docs))]
+        pending = getattr(self, "_pending", {})
+        docnos = docs["docno"].astype(str).tolist()
+        new = [i for i, d in enumerate(docnos) if d not in pending]
+        routed = iter(self._route(e) for e in self.encoder().encode(doc_texts(docs.iloc[new]))) if new else iter(())
+        codes = [pending.pop(d) if d in pending else next(routed) for d in docnos]
         return ["-".join(map(str, c)) for c in codes]
 
     def _route(self, e: np.ndarray) -> list[int]:
@@ -139,5 +137,5 @@ class SemanticScheme(DocIdScheme):
         starts, flat = arrays["node_starts"], arrays["node_children"]
         self.node_children = [flat[starts[i]:starts[i + 1]].tolist() for i in range(len(starts) - 1)]
         self.leaf_fill = {n: int(f) for n, f in enumerate(arrays["leaf_fill"]) if f >= 0}
-        self._pending = None
+        self._pending = {}
         self.fitted = True
