@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("index", help="build a GR index from a BEIR folder or irds:<id>")
     i.add_argument("corpus")
     i.add_argument("index")
-    i.add_argument("--scheme", default="keywords", help="atomic, naive, semantic, title, keywords")
+    i.add_argument("--scheme", default="keywords", help="atomic, naive, semantic, rq, pq, title, keywords, url, bm25_terms")
     i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
     i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
     i.add_argument("--num-pseudo-queries", type=int, default=5)

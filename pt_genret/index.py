@@ -130,7 +130,8 @@ class GenIndexer(pt.Indexer):
 
     Args:
         index: the target index (or its path).
-        scheme: docid scheme name (``atomic``, ``naive``, ``semantic``, ``title``, ``keywords``) or object.
+        scheme: docid scheme name (a key of ``pt_genret.docids.SCHEMES``: ``atomic``, ``naive``, ``semantic``,
+            ``rq``, ``pq``, ``title``, ``keywords``, ``url``, ``bm25_terms``) or object.
         backbone: ``minilm`` (offline default), ``t5-scratch``, or a HF seq2seq name / local path.
         query_generator: ``extractive`` (offline default), ``none``, a doc2query model, or a transformer.
         num_pseudo_queries: pseudo-queries per document.

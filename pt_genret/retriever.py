@@ -18,7 +18,7 @@ import pyterrier_alpha as pta
 from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.index import GenIndex
 
-OUTPUT_COLUMNS = ["qid", "query", "docno", "score", "rank", "docid"]
+OUTPUT_COLUMNS = ["qid", "query", "docno", "score", "rank", "docid", "decoder"]
 
 
 class GenRetriever(pt.Transformer):
@@ -27,17 +27,23 @@ class GenRetriever(pt.Transformer):
     Args:
         index: the index or its path.
         num_results: docids returned per query (retrieval mode).
-        decoder: decoder name or object (``"beam"``: constrained beam search).
-        num_beams: beam width; defaults to ``num_results``.
+        decoder: decoder name or object: ``"beam"`` (constrained beam search), ``"sharpened"``
+            (beam search on step distributions sharpened by 1/T), ``"annealed"`` (reverse-annealed
+            sampling without replacement); its name is written in the ``decoder`` column.
+        num_beams: beam width of the beam decoders; defaults to ``num_results``.
+        decoder_options: further constructor arguments of a decoder given by name.
         batch_size: queries decoded together.
         verbose: progress bars.
     """
 
     def __init__(self, index: GenIndex | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
-                 batch_size: int = 8, verbose: bool = False) -> None:
+                 batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None) -> None:
         self.index = index if isinstance(index, GenIndex) else GenIndex(index)
         self.num_results = num_results
-        self.decoder = get_decoder(decoder, num_beams=num_beams) if isinstance(decoder, str) else decoder
+        options = dict(decoder_options or {})
+        if num_beams is not None:
+            options["num_beams"] = num_beams
+        self.decoder = get_decoder(decoder, **options)
         self.batch_size = batch_size
         self.verbose = verbose
 
@@ -73,6 +79,7 @@ class GenRetriever(pt.Transformer):
             for qid, query, res in zip(qids[start:], queries[start:], results):
                 rows.extend((qid, query, table.docnos[d], s, table.docids[d]) for d, s in res)
         res = pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "docid"])
+        res["decoder"] = getattr(self.decoder, "name", type(self.decoder).__name__)
         res = pt.model.add_ranks(res)
         return res[OUTPUT_COLUMNS]
 

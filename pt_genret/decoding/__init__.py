@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from functools import partial
+
 from pt_genret.decoding.beam import ConstrainedBeamSearch
+from pt_genret.decoding.sampling import AnnealedSampling
 from pt_genret.decoding.scoring import score_candidates
 
-DECODERS: dict[str, type] = {
+DECODERS: dict[str, Any] = {
     "beam": ConstrainedBeamSearch,
+    # "control the sharpness": the model's step distributions raised to 1/T (T < 1 sharpens)
+    "sharpened": partial(ConstrainedBeamSearch, temperature=0.5, name="sharpened"),
+    "annealed": AnnealedSampling,
 }
 
 
@@ -20,4 +26,4 @@ def get_decoder(decoder: str | Any = "beam", **kwargs) -> Any:
     return DECODERS[decoder](**kwargs)
 
 
-__all__ = ["DECODERS", "ConstrainedBeamSearch", "get_decoder", "score_candidates"]
+__all__ = ["DECODERS", "AnnealedSampling", "ConstrainedBeamSearch", "get_decoder", "score_candidates"]

@@ -7,9 +7,12 @@ import os
 import numpy as np
 
 from pt_genret.docids.base import DocIdScheme, DocIdTable
+from pt_genret.docids.bm25_terms import Bm25TermScheme
 from pt_genret.docids.lexical import KeywordScheme, TitleScheme
 from pt_genret.docids.numeric import AtomicScheme, NaiveScheme
+from pt_genret.docids.quantised import ProductQuantisedScheme, ResidualQuantisedScheme
 from pt_genret.docids.semantic import SemanticScheme
+from pt_genret.docids.url import UrlScheme
 
 SCHEMES: dict[str, type[DocIdScheme]] = {
     "atomic": AtomicScheme,
@@ -17,6 +20,10 @@ SCHEMES: dict[str, type[DocIdScheme]] = {
     "semantic": SemanticScheme,
     "title": TitleScheme,
     "keywords": KeywordScheme,
+    "rq": ResidualQuantisedScheme,
+    "pq": ProductQuantisedScheme,
+    "url": UrlScheme,
+    "bm25_terms": Bm25TermScheme,
 }
 
 
