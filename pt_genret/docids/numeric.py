@@ -11,70 +11,59 @@ import pandas as pd
 from pt_genret.docids.base import DocIdScheme
 
 
-class AtomicScheme(DocIdScheme):
-    """Each document is one new code token, numbered in arrival order."""
+class _ArrivalNumberScheme(DocIdScheme):
+    """Documents are numbered in arrival order; subclasses say how a number is written."""
 
-    name = "atomic"
     kind = "codes"
 
     def __init__(self, seed: int = 42) -> None:
         super().__init__(seed)
         self.next_id = 0
 
-    def fit(self, docs: pd.DataFrame) -> "AtomicScheme":
+    def write(self, number: int) -> str:
+        raise NotImplementedError
+
+    def fit(self, docs: pd.DataFrame) -> "_ArrivalNumberScheme":
         self.fitted = True
         return self
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        ids = [str(self.next_id + i) for i in range(len(docs))]
+        ids = [self.write(self.next_id + i) for i in range(len(docs))]
         self.next_id += len(docs)
         return ids
 
     def disambiguate(self, docid: str, n: int) -> str:
-        # a fresh number is always free: atomic ids never collide with earlier ones
+        # a fresh number is always free: arrival numbers never collide with earlier ones
         self.next_id += 1
-        return str(self.next_id - 1)
+        return self.write(self.next_id - 1)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"next_id": np.array([self.next_id], dtype=np.int64)}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.next_id = int(arrays["next_id"][0])
+        self.fitted = True
+
+
+class AtomicScheme(_ArrivalNumberScheme):
+    """Each document is one new code token, numbered in arrival order."""
+
+    name = "atomic"
+
+    def write(self, number: int) -> str:
+        return str(number)
 
     def num_codes(self) -> int:
         return self.next_id
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {"next_id": np.array([self.next_id], dtype=np.int64)}
 
-    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.next_id = int(arrays["next_id"][0])
-        self.fitted = True
-
-
-class NaiveScheme(DocIdScheme):
+class NaiveScheme(_ArrivalNumberScheme):
     """The document's arrival number written in decimal digits, one code token per digit."""
 
     name = "naive"
-    kind = "codes"
 
-    def __init__(self, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.next_id = 0
-
-    def fit(self, docs: pd.DataFrame) -> "NaiveScheme":
-        self.fitted = True
-        return self
-
-    def propose(self, docs: pd.DataFrame) -> list[str]:
-        ids = ["-".join(str(self.next_id + i)) for i in range(len(docs))]
-        self.next_id += len(docs)
-        return ids
-
-    def disambiguate(self, docid: str, n: int) -> str:
-        self.next_id += 1
-        return "-".join(str(self.next_id - 1))
+    def write(self, number: int) -> str:
+        return "-".join(str(number))
 
     def num_codes(self) -> int:
         return 10
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"next_id": np.array([self.next_id], dtype=np.int64)}
-
-    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.next_id = int(arrays["next_id"][0])
-        self.fitted = True
