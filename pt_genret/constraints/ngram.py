@@ -1,0 +1,101 @@
+"""An n-gram index: a suffix array over the tokenised corpus, with document boundaries (SEAL).
+
+Any substring of any document is a valid identifier. The corpus is concatenated into one token
+array with a separator after each document (a value outside the vocabulary, so no n-gram
+crosses a boundary); ``pydivsufsort`` builds its suffix array. An n-gram's occurrences are one
+contiguous interval of that array, found by binary search, which gives in O(|ngram| log N):
+the tokens that may follow a generated prefix, the n-gram's corpus frequency, and the
+documents that contain it. Like :class:`~pt_genret.constraints.PrefixTrie`, a pure data
+structure with no model inside.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class NgramIndex:
+    """Suffix array over token sequences; sequence ``i`` is document index ``i``."""
+
+    def __init__(self, text: np.ndarray, suffixes: np.ndarray, doc_of: np.ndarray, vocab_size: int) -> None:
+        self.text, self.suffixes, self.doc_of, self.vocab_size = text, suffixes, doc_of, int(vocab_size)
+        self.separator = self.vocab_size
+
+    @classmethod
+    def build(cls, documents: Sequence[Sequence[int]], vocab_size: int) -> "NgramIndex":
+        import pydivsufsort
+
+        if len(documents) == 0:
+            raise ValueError("cannot build an n-gram index over no documents")
+        lengths = np.array([len(d) for d in documents], dtype=np.int64)
+        parts = []
+        for i, doc in enumerate(documents):
+            tokens = np.asarray(doc, dtype=np.int64)
+            if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):
+                raise ValueError(f"document {i} has tokens outside vocabulary of size {vocab_size}")
+            parts.extend([tokens, np.array([vocab_size], dtype=np.int64)])
+        text = np.concatenate(parts)
+        doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), lengths + 1)
+        suffixes = pydivsufsort.divsufsort(text).astype(np.int64)
+        return cls(text, suffixes, doc_of, vocab_size)
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.doc_of[-1]) + 1 if len(self.doc_of) else 0
+
+    def interval(self, ngram: Sequence[int]) -> tuple[int, int]:
+        """``[lo, hi)`` of the suffixes that start with ``ngram`` (all suffixes for ``[]``)."""
+        lo, hi = 0, len(self.suffixes)
+        for depth, tok in enumerate(ngram):
+            tok = int(tok)
+            pos = self.suffixes[lo:hi] + depth
+            # suffixes shorter than depth+1 sort first: give them -1
+            col = np.where(pos < len(self.text), self.text[np.minimum(pos, len(self.text) - 1)], -1)
+            lo, hi = lo + int(np.searchsorted(col, tok, "left")), lo + int(np.searchsorted(col, tok, "right"))
+            if lo >= hi:
+                return lo, lo
+        return lo, hi
+
+    def count(self, ngram: Sequence[int]) -> int:
+        """Occurrences of ``ngram`` in the corpus."""
+        lo, hi = self.interval(ngram)
+        return hi - lo
+
+    def next_tokens(self, prefix: Sequence[int]) -> np.ndarray:
+        """Sorted distinct tokens that follow ``prefix`` somewhere in the corpus."""
+        lo, hi = self.interval(prefix)
+        pos = self.suffixes[lo:hi] + len(prefix)
+        toks = self.text[pos[pos < len(self.text)]]
+        return np.unique(toks[toks != self.separator])
+
+    def documents(self, ngram: Sequence[int]) -> np.ndarray:
+        """Sorted indices of the documents that contain ``ngram``."""
+        if len(ngram) == 0:
+            return np.arange(self.num_docs)
+        lo, hi = self.interval(ngram)
+        return np.unique(self.doc_of[self.suffixes[lo:hi]])
+
+    def save(self, path: str) -> None:
+        np.savez(path, format_version=np.array([FORMAT_VERSION]), vocab_size=np.array([self.vocab_size]),
+                 text=self.text, suffixes=self.suffixes, doc_of=self.doc_of)
+
+    @classmethod
+    def load(cls, path: str) -> "NgramIndex":
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"n-gram index file missing: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = dict(z)
+        except Exception as e:
+            raise ValueError(f"corrupt n-gram index file {path}: {e}") from None
+        missing = {"format_version", "vocab_size", "text", "suffixes", "doc_of"} - set(arrays)
+        if missing:
+            raise ValueError(f"corrupt n-gram index file {path}: missing arrays {sorted(missing)}")
+        if int(arrays["format_version"][0]) != FORMAT_VERSION:
+            raise ValueError(f"n-gram index {path} has format version {int(arrays['format_version'][0])}; "
+                             f"this pt-genret reads {FORMAT_VERSION}")
+        return cls(arrays["text"], arrays["suffixes"], arrays["doc_of"], int(arrays["vocab_size"][0]))
