@@ -38,9 +38,12 @@ class SemanticScheme(DocIdScheme):
     name = "semantic"
     kind = "codes"
 
-    def __init__(self, k: int = 10, encoder: str | None = None, max_depth: int = 12, seed: int = 42) -> None:
+    def __init__(self, k: int = 10, encoder: str | None = None, max_depth: int = 12, position_aware: bool = False,
+                 seed: int = 42) -> None:
         super().__init__(seed)
         self.k = k
+        self.position_aware = position_aware  # NCI: cluster c at depth d is its own token d*k + c
+        self.longest = 1
         self.encoder_name = encoder
         self.max_depth = max_depth
         self._encoder: TextEncoder | None = None
@@ -53,7 +56,8 @@ class SemanticScheme(DocIdScheme):
         self._codes: dict[int, list[int]] = {}
 
     def config(self) -> dict:
-        return {"k": self.k, "encoder": self.encoder_name, "max_depth": self.max_depth, "seed": self.seed}
+        return {"k": self.k, "encoder": self.encoder_name, "max_depth": self.max_depth,
+                "position_aware": self.position_aware, "seed": self.seed}
 
     def encoder(self) -> TextEncoder:
         if self._encoder is None:
@@ -107,6 +111,9 @@ class SemanticScheme(DocIdScheme):
         new = [i for i, d in enumerate(docnos) if d not in pending]
         routed = iter(self._route(e) for e in self.encoder().encode(doc_texts(docs.iloc[new]))) if new else iter(())
         codes = [pending.pop(d) if d in pending else next(routed) for d in docnos]
+        self.longest = max([self.longest] + [len(c) for c in codes])
+        if self.position_aware:
+            codes = [[d * self.k + c for d, c in enumerate(code)] for code in codes]
         return ["-".join(map(str, c)) for c in codes]
 
     def _route(self, e: np.ndarray) -> list[int]:
@@ -122,14 +129,15 @@ class SemanticScheme(DocIdScheme):
         return code + base_k_digits(pos, self.k)
 
     def num_codes(self) -> int:
-        return self.k
+        return self.k * self.longest if self.position_aware else self.k
 
     def state(self) -> dict[str, np.ndarray]:
         starts = np.cumsum([0] + [len(c) for c in self.node_children]).astype(np.int64)
         flat_children = np.array([c for cs in self.node_children for c in cs], dtype=np.int64)
         fill = np.array([self.leaf_fill.get(n, -1) for n in range(len(self.node_children))], dtype=np.int64)
         return {"centroids": self.centroids, "child_node": np.array(self.child_node, dtype=np.int64),
-                "node_starts": starts, "node_children": flat_children, "leaf_fill": fill}
+                "node_starts": starts, "node_children": flat_children, "leaf_fill": fill,
+                "longest": np.array([self.longest], dtype=np.int64)}
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.centroids = arrays["centroids"]
@@ -138,4 +146,5 @@ class SemanticScheme(DocIdScheme):
         self.node_children = [flat[starts[i]:starts[i + 1]].tolist() for i in range(len(starts) - 1)]
         self.leaf_fill = {n: int(f) for n, f in enumerate(arrays["leaf_fill"]) if f >= 0}
         self._pending = {}
+        self.longest = int(arrays["longest"][0]) if "longest" in arrays else 1
         self.fitted = True
