@@ -29,10 +29,12 @@ def next_token_logits(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tens
     return out.logits[:, -1, :].float()
 
 
-@torch.inference_mode()
-def sequence_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
-                      targets: list[list[int]]) -> torch.Tensor:
-    """Teacher-forced log-likelihood of each whole target sequence (one per encoder row)."""
+def teacher_forced_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
+                            targets: list[list[int]]) -> torch.Tensor:
+    """Teacher-forced log-likelihood of each whole target sequence (one per encoder row).
+
+    Differentiable: learning to rank trains through it; decoders use :func:`sequence_logprobs`.
+    """
     width = max(len(t) for t in targets)
     labels = torch.full((len(targets), width), -100, dtype=torch.long)
     for i, t in enumerate(targets):
@@ -46,3 +48,10 @@ def sequence_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tens
     logp = torch.log_softmax(logits, dim=-1)
     picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return (picked * (labels != -100)).sum(-1)
+
+
+@torch.inference_mode()
+def sequence_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
+                      targets: list[list[int]]) -> torch.Tensor:
+    """:func:`teacher_forced_logprobs` without gradients, for scoring candidates."""
+    return teacher_forced_logprobs(backbone, hidden, mask, targets)
