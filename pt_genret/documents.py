@@ -25,6 +25,9 @@ def collect_documents(docs: Iterable[dict] | pd.DataFrame, verbose: bool = False
         raise ValueError(f"documents need a 'text' field; got fields {sorted(frame.columns)}")
     if "title" not in frame.columns:
         frame["title"] = ""
+    missing = frame["docno"].isna()
+    if missing.any():
+        raise ValueError(f"missing docno at document position {int(missing.values.argmax())}")
     frame["docno"] = frame["docno"].astype(str)
     frame["text"] = frame["text"].fillna("").astype(str)
     frame["title"] = frame["title"].fillna("").astype(str)

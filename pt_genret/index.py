@@ -116,7 +116,7 @@ class GenIndex(pt.Artifact, pt.Indexer):
 
     def index(self, inp: Iterable[dict] | pd.DataFrame) -> "GenIndex":
         """Index with the default settings (``indexer().index(inp)``)."""
-        return self.indexer(verbose=self.verbose).index(inp)
+        return self.indexer(verbose=self.verbose, device=self.device).index(inp)
 
     def retriever(self, **kwargs) -> pt.Transformer:
         """A :class:`~pt_genret.retriever.GenRetriever` over this index."""
@@ -180,7 +180,7 @@ class GenIndexer(pt.Indexer):
                                    **self.backbone_options)
         if scheme.kind == "codes":
             backbone.ensure_codes(scheme.num_codes())
-        tokens = [backbone.spell(d, scheme.kind) for d in docids]
+        docids, tokens = spell_unique(scheme, backbone, docids)
         table = DocIdTable(docs["docno"].tolist(), docids, tokens)
         trie = PrefixTrie.build(tokens, backbone.vocab_size)
 
@@ -212,6 +212,30 @@ class GenIndexer(pt.Indexer):
         return GenIndex(path, device=self.device, verbose=self.verbose)
 
 
+def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],
+                 taken: set[tuple[int, ...]] = frozenset()) -> tuple[list[str], list[list[int]]]:
+    """Token spellings of ``docids``, disambiguating docids that differ as strings but not as
+    tokens (a tokenizer that drops accents or maps characters to ``<unk>``)."""
+    used, strings = set(taken), set(docids)
+    out_ids, out_tokens = [], []
+    for docid in docids:
+        unique, n = docid, 1
+        tokens = tuple(backbone.spell(unique, scheme.kind))
+        while tokens in used:
+            unique = scheme.disambiguate(docid, n)
+            n += 1
+            if unique in strings:
+                continue
+            if scheme.kind == "codes":
+                backbone.ensure_codes(scheme.num_codes())
+            tokens = tuple(backbone.spell(unique, scheme.kind))
+        used.add(tokens)
+        strings.add(unique)
+        out_ids.append(unique)
+        out_tokens.append(list(tokens))
+    return out_ids, out_tokens
+
+
 def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, trie: PrefixTrie,
           scheme: DocIdScheme, docs: pd.DataFrame) -> None:
     backbone.save(os.path.join(folder, "model"))
@@ -230,6 +254,9 @@ def _write_atomically(path: str, overwrite: bool, write) -> None:
     """Run ``write(tmp)`` on a temporary sibling folder, then rename it to ``path``."""
     parent = os.path.dirname(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=".genret-tmp-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; an index is as readable as any folder
     try:
         write(tmp)
         if os.path.exists(path):
@@ -237,7 +264,11 @@ def _write_atomically(path: str, overwrite: bool, write) -> None:
                 raise FileExistsError(f"{path!r} appeared while indexing; not replacing it")
             old = tempfile.mkdtemp(prefix=".genret-old-", dir=parent)
             os.rename(path, os.path.join(old, "index"))
-            os.rename(tmp, path)
+            try:
+                os.rename(tmp, path)
+            except BaseException:
+                os.rename(os.path.join(old, "index"), path)  # put the previous index back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, path)

@@ -47,6 +47,8 @@ class LTRGR(pt.Estimator):
     def fit(self, topics: pd.DataFrame, qrels: pd.DataFrame, *args) -> "LTRGR":
         """Learn to rank on ``topics`` (``qid, query``) and ``qrels`` (``qid, docno, label``)."""
         table = self.index.table()
+        qrels = qrels.assign(qid=qrels["qid"].astype(str), docno=qrels["docno"].astype(str))
+        topics = topics.assign(qid=topics["qid"].astype(str))
         relevant = qrels[qrels["label"] > 0]
         unknown = sorted(set(relevant["docno"]) - set(table.docnos))
         if unknown:
@@ -58,6 +60,8 @@ class LTRGR(pt.Estimator):
         seed_everything(self.seed)
         backbone, trie = self.index.backbone(), self.index.trie()
         model = backbone.model
+        if self.index.meta["train"].get("freeze_encoder"):  # keep what the build kept frozen
+            model.get_encoder().requires_grad_(False)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=self.lr)
         steps = int(self.index.meta["max_docid_length"]) + 1
         search = ConstrainedBeamSearch(num_beams=self.top_k, max_query_length=self.max_query_length)

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import is_dataclass, replace
+
 import numpy as np
 import pandas as pd
 import pyterrier as pt
@@ -42,6 +44,8 @@ class GenRetriever(pt.Transformer):
         self.num_results = num_results
         options = dict(decoder_options or {})
         if num_beams is not None:
+            if isinstance(decoder, str) and decoder not in ("beam", "sharpened"):
+                raise ValueError(f"num_beams applies to the beam decoders, not to {decoder!r}")
             options["num_beams"] = num_beams
         self.decoder = get_decoder(decoder, **options)
         self.batch_size = batch_size
@@ -51,11 +55,17 @@ class GenRetriever(pt.Transformer):
         return f"GenRetriever({self.index.path!r}, num_results={self.num_results})"
 
     def fuse_rank_cutoff(self, k: int) -> "GenRetriever | None":
-        """Let ``GenRetriever(...) % k`` decode only ``k`` results."""
-        if k < self.num_results:
-            return GenRetriever(self.index, num_results=k, decoder=self.decoder, batch_size=self.batch_size,
-                                verbose=self.verbose)
-        return None
+        """Let ``GenRetriever(...) % k`` stop beam search at ``k`` results, with the same beams.
+
+        Only for beam decoders: their top ``k`` do not depend on how many results are kept as
+        long as the beam width stays; a sampler's temperature schedule depends on the number of
+        draws, so it is not pushed down.
+        """
+        if k >= self.num_results or not (is_dataclass(self.decoder) and hasattr(self.decoder, "num_beams")):
+            return None
+        decoder = replace(self.decoder, num_beams=self.decoder.num_beams or self.num_results)
+        return GenRetriever(self.index, num_results=k, decoder=decoder, batch_size=self.batch_size,
+                            verbose=self.verbose)
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         with pta.validate.any(inp) as v:
@@ -68,6 +78,9 @@ class GenRetriever(pt.Transformer):
     def retrieve(self, topics: pd.DataFrame) -> pd.DataFrame:
         if len(topics) == 0:
             return pd.DataFrame(columns=OUTPUT_COLUMNS)
+        dup = topics["qid"].astype(str).duplicated()
+        if dup.any():
+            raise ValueError(f"duplicate qid {topics['qid'][dup].iloc[0]!r} in the query frame: one row per query")
         backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()
         max_steps = int(self.index.meta["max_docid_length"]) + 1
         rows = []
@@ -87,6 +100,7 @@ class GenRetriever(pt.Transformer):
         if len(results) == 0:
             return pd.DataFrame(columns=list(results.columns) + [c for c in ("docid",) if c not in results.columns])
         backbone, table = self.index.backbone(), self.index.table()
+        results = results.assign(qid=results["qid"].astype(str), docno=results["docno"].astype(str))
         unknown = [d for d in results["docno"].unique() if d not in table]
         if unknown:
             raise ValueError(f"{len(unknown)} candidate docno(s) are not in the GR index {self.index.path!r}, "

@@ -64,6 +64,8 @@ def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: 
         for docno, queries in zip(docs["docno"], docs["querygen"]):
             out.extend(Example(q, tokens[docno], "query") for q in queries if q.strip())
     if topics is not None and qrels is not None:
+        qrels = qrels.assign(qid=qrels["qid"].astype(str), docno=qrels["docno"].astype(str))
+        topics = topics.assign(qid=topics["qid"].astype(str))
         rel = qrels[qrels["label"] > 0].merge(topics[["qid", "query"]], on="qid")
         out.extend(Example(q, tokens[d], "train") for q, d in zip(rel["query"], rel["docno"]) if d in tokens)
     return out
@@ -225,13 +227,19 @@ def examples_fingerprint(examples: list[Example]) -> str:
 def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float],
                 fingerprint: str) -> None:
     os.makedirs(path, exist_ok=True)
-    tmp = os.path.join(path, "model.safetensors.tmp")
-    save_model(model, tmp)  # handles tied weights (shared embeddings / LM head)
-    os.replace(tmp, os.path.join(path, "model.safetensors"))
+    # progress.json names the epoch the files belong to: it is replaced last, so a crash while
+    # saving leaves the previous epoch's complete checkpoint or, at worst, none that matches
+    progress = os.path.join(path, "progress.json")
+    if os.path.exists(progress):
+        os.remove(progress)
+    save_model(model, os.path.join(path, "model.safetensors.tmp"))  # handles tied weights
     torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "torch_rng": torch.random.get_rng_state()}, os.path.join(path, "optimizer.pt"))
-    with open(os.path.join(path, "progress.json"), "w") as f:
+                "torch_rng": torch.random.get_rng_state()}, os.path.join(path, "optimizer.pt.tmp"))
+    os.replace(os.path.join(path, "model.safetensors.tmp"), os.path.join(path, "model.safetensors"))
+    os.replace(os.path.join(path, "optimizer.pt.tmp"), os.path.join(path, "optimizer.pt"))
+    with open(progress + ".tmp", "w") as f:
         json.dump({"epoch": epoch, "losses": losses, "config": asdict(config), "examples": fingerprint}, f)
+    os.replace(progress + ".tmp", progress)
 
 
 def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig,

@@ -5,10 +5,12 @@ token by token under the trie constraint; the drawn document is then removed fro
 trie, so no document is drawn twice. The temperature rises across draws, from
 ``start_temperature`` (close to greedy: the first draws are the model's confident choices) to
 ``end_temperature`` (flatter: later draws explore documents beam search would not reach).
-Results are ranked in draw order; ``score`` is ``-draw``.
+Results are ranked in draw order; ``score`` is ``-draw``. Each query has its own random
+generator, seeded from ``seed`` and the query text, so results do not depend on batching.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,11 @@ import torch
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
 from pt_genret.decoding.model_calls import encode, next_token_logits
+
+
+def query_seed(seed: int, query: str) -> int:
+    """A stable 63-bit seed from the decoder seed and the query text."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\t{query}".encode()).digest()[:8], "little") >> 1
 
 
 @dataclass
@@ -36,7 +43,8 @@ class AnnealedSampling:
 
     def decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
                max_steps: int) -> list[list[tuple[int, float]]]:
-        generator = torch.Generator().manual_seed(self.seed)
+        # one generator per query, seeded by (seed, query): a query's draws do not depend on batching
+        generators = [torch.Generator().manual_seed(query_seed(self.seed, q)) for q in queries]
         hidden, mask = encode(backbone, queries, self.max_query_length)
         # one trie view per query: a drawn document is removed from that query's view only
         views = [trie.restrict(np.arange(trie.num_docs)) for _ in queries]
@@ -55,7 +63,7 @@ class AnnealedSampling:
                 logits = logits.cpu() / temp
                 allowed = torch.stack([views[q].allowed_mask(states[q:q + 1], logits.shape[1])[0] for q in active])
                 probs = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-                tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()
+                tokens = [int(torch.multinomial(probs[i], 1, generator=generators[q])) for i, q in enumerate(active)]
                 step = np.full(len(queries), backbone.pad_token_id, dtype=np.int64)
                 for q, tok in zip(active, tokens):
                     states[q] = views[q].advance(states[q:q + 1], np.array([tok]))[0]
