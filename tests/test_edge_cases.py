@@ -52,7 +52,7 @@ def test_num_beams_is_only_for_beam_decoders(title_index):
 
 
 def test_rerank_accepts_integer_ids(tmp_path, docs):
-    from tests.conftest import build_tiny_index
+    from conftest import build_tiny_index
 
     numbered = [dict(d, docno=str(i)) for i, d in enumerate(docs)]
     index = build_tiny_index(tmp_path / "num.gr", numbered, epochs=1)
