@@ -41,8 +41,8 @@ def teacher_forced_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torc
         labels[i, :len(t)] = torch.tensor(t)
     labels = labels.to(hidden.device)
     start = torch.full((len(targets), 1), backbone.decoder_start_token_id, device=hidden.device)
-    dec_in = torch.cat([start, labels[:, :-1].clamp(min=0)], dim=1)
-    dec_in = torch.where(dec_in < 0, backbone.pad_token_id, dec_in)
+    shifted = labels[:, :-1]
+    dec_in = torch.cat([start, torch.where(shifted < 0, backbone.pad_token_id, shifted)], dim=1)
     logits = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
                             decoder_input_ids=dec_in, use_cache=False).logits.float()
     logp = torch.log_softmax(logits, dim=-1)
