@@ -41,3 +41,15 @@ def collect_documents(docs: Iterable[dict] | pd.DataFrame, verbose: bool = False
     if empty.any():
         raise ValueError(f"document {frame['docno'][empty].iloc[0]!r} has empty text and title")
     return frame.reset_index(drop=True)
+
+
+def titles(docs: pd.DataFrame) -> pd.Series:
+    """The ``title`` column, with empty strings where a frame or a document has none."""
+    if "title" not in docs.columns:
+        return pd.Series([""] * len(docs), index=docs.index)
+    return docs["title"].fillna("").astype(str)
+
+
+def full_texts(docs: pd.DataFrame) -> list[str]:
+    """Title and text of each document as one string: what schemes, encoders and training read."""
+    return [f"{t} {x}".strip() for t, x in zip(titles(docs), docs["text"].fillna("").astype(str))]

@@ -28,7 +28,7 @@ from pt_genret import __version__
 from pt_genret.backbone import Backbone, create_backbone
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme, load_scheme
-from pt_genret.documents import collect_documents
+from pt_genret.documents import collect_documents, full_texts
 from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything, train
 
@@ -175,8 +175,7 @@ class GenIndexer(pt.Indexer):
 
         scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
         docids = scheme.assign(docs)
-        texts = (docs["title"] + " " + docs["text"]).tolist()
-        backbone = create_backbone(self.backbone_name, corpus_texts=texts, seed=seed, device=self.device,
+        backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed, device=self.device,
                                    **self.backbone_options)
         if scheme.kind == "codes":
             backbone.ensure_codes(scheme.num_codes())

@@ -26,6 +26,7 @@ from safetensors.torch import load_model, save_model
 from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
+from pt_genret.documents import full_texts
 
 
 @dataclass
@@ -56,10 +57,8 @@ def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: 
     ``docs`` has ``docno, text[, title][, querygen]``; ``tokens`` maps docno → docid tokens.
     """
     out: list[Example] = []
-    titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
-    for docno, title, text in zip(docs["docno"], titles, docs["text"].fillna("")):
-        body = " ".join(f"{title} {text}".split()[:max_words])
-        out.append(Example(body, tokens[docno], "index"))
+    for docno, text in zip(docs["docno"], full_texts(docs)):
+        out.append(Example(" ".join(text.split()[:max_words]), tokens[docno], "index"))
     if "querygen" in docs.columns:
         for docno, queries in zip(docs["docno"], docs["querygen"]):
             out.extend(Example(q, tokens[docno], "query") for q in queries if q.strip())

@@ -59,7 +59,7 @@ class FakeEncoder:
 
 
 def fake_embed(scheme, docs: pd.DataFrame) -> np.ndarray:
-    from pt_genret.docids.semantic import doc_texts
+    from pt_genret.documents import full_texts as doc_texts
 
     return scheme.encoder().encode(doc_texts(docs))
 

@@ -10,10 +10,11 @@ structure with no model inside.
 """
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
+
+from pt_genret.constraints.storage import load_arrays, save_arrays
 
 FORMAT_VERSION = 1
 
@@ -80,22 +81,10 @@ class NgramIndex:
         return np.unique(self.doc_of[self.suffixes[lo:hi]])
 
     def save(self, path: str) -> None:
-        np.savez(path, format_version=np.array([FORMAT_VERSION]), vocab_size=np.array([self.vocab_size]),
-                 text=self.text, suffixes=self.suffixes, doc_of=self.doc_of)
+        save_arrays(path, FORMAT_VERSION, vocab_size=np.array([self.vocab_size]), text=self.text,
+                    suffixes=self.suffixes, doc_of=self.doc_of)
 
     @classmethod
     def load(cls, path: str) -> "NgramIndex":
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"n-gram index file missing: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = dict(z)
-        except Exception as e:
-            raise ValueError(f"corrupt n-gram index file {path}: {e}") from None
-        missing = {"format_version", "vocab_size", "text", "suffixes", "doc_of"} - set(arrays)
-        if missing:
-            raise ValueError(f"corrupt n-gram index file {path}: missing arrays {sorted(missing)}")
-        if int(arrays["format_version"][0]) != FORMAT_VERSION:
-            raise ValueError(f"n-gram index {path} has format version {int(arrays['format_version'][0])}; "
-                             f"this pt-genret reads {FORMAT_VERSION}")
+        arrays = load_arrays(path, "n-gram index", FORMAT_VERSION, {"vocab_size", "text", "suffixes", "doc_of"})
         return cls(arrays["text"], arrays["suffixes"], arrays["doc_of"], int(arrays["vocab_size"][0]))

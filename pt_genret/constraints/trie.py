@@ -9,11 +9,12 @@ nested dict, nothing is rebuilt per decoding step, and advancing a beam costs O(
 """
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from pt_genret.constraints.storage import load_arrays, save_arrays
 
 FORMAT_VERSION = 1
 ROOT = 0
@@ -197,28 +198,17 @@ class PrefixTrie:
         return out
 
     # persistence ---------------------------------------------------------------------------
+    _ARRAYS = ("keys", "child", "parent", "count", "doc", "leaf_of_doc")
+
     def save(self, path: str) -> None:
-        np.savez(path, format_version=np.array([FORMAT_VERSION]), vocab_size=np.array([self.vocab_size]),
-                 keys=self.keys, child=self.child, parent=self.parent, count=self.count, doc=self.doc,
-                 leaf_of_doc=self.leaf_of_doc)
+        save_arrays(path, FORMAT_VERSION, vocab_size=np.array([self.vocab_size]),
+                    **{name: getattr(self, name) for name in self._ARRAYS})
 
     @classmethod
     def load(cls, path: str) -> "PrefixTrie":
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"trie file missing: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = dict(z)
-        except Exception as e:  # zip/npy corruption
-            raise ValueError(f"corrupt trie file {path}: {e}") from None
-        missing = {"format_version", "vocab_size", "keys", "child", "parent", "count", "doc", "leaf_of_doc"} - set(arrays)
-        if missing:
-            raise ValueError(f"corrupt trie file {path}: missing arrays {sorted(missing)}")
-        version = int(arrays["format_version"][0])
-        if version != FORMAT_VERSION:
-            raise ValueError(f"trie file {path} has format version {version}; this pt-genret reads {FORMAT_VERSION}")
+        arrays = load_arrays(path, "trie", FORMAT_VERSION, {"vocab_size", *cls._ARRAYS})
         trie = cls(int(arrays["vocab_size"][0]))
-        for name in ("keys", "child", "parent", "count", "doc", "leaf_of_doc"):
+        for name in cls._ARRAYS:
             setattr(trie, name, arrays[name])
         trie._reindex()
         return trie

@@ -22,11 +22,7 @@ import pandas as pd
 
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.docids.lexical import content_words
-
-
-def _texts(docs: pd.DataFrame) -> list[str]:
-    titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
-    return [f"{t} {x}" for t, x in zip(titles, docs["text"].fillna(""))]
+from pt_genret.documents import full_texts
 
 
 class Bm25TermScheme(DocIdScheme):
@@ -50,7 +46,7 @@ class Bm25TermScheme(DocIdScheme):
     def fit(self, docs: pd.DataFrame) -> "Bm25TermScheme":
         df: Counter[str] = Counter()
         total = 0
-        for text in _texts(docs):
+        for text in full_texts(docs):
             terms = content_words(text)
             total += len(terms)
             df.update(set(terms))
@@ -77,7 +73,7 @@ class Bm25TermScheme(DocIdScheme):
         return sorted(w, key=lambda t: (-w[t], order[t]))
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        return [" ".join(self.terms(t)[: self.num_terms]) or "untitled" for t in _texts(docs)]
+        return [" ".join(self.terms(t)[: self.num_terms]) or "untitled" for t in full_texts(docs)]
 
     def state(self) -> dict[str, np.ndarray]:
         terms = sorted(self.df)

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pt_genret.docids.base import DocIdScheme
+from pt_genret.documents import full_texts, titles
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")  # letters and digits of any script
 
@@ -47,9 +48,8 @@ class TitleScheme(DocIdScheme):
         return self
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        titles = docs["title"].fillna("") if "title" in docs.columns else pd.Series([""] * len(docs))
         out = []
-        for title, text in zip(titles, docs["text"].fillna("")):
+        for title, text in zip(titles(docs), docs["text"].fillna("")):
             ws = words(title) or words(text)
             out.append(" ".join(ws[: self.max_words]) or "untitled")
         return out
@@ -77,16 +77,11 @@ class KeywordScheme(DocIdScheme):
 
     def fit(self, docs: pd.DataFrame) -> "KeywordScheme":
         df: Counter[str] = Counter()
-        for text in self._texts(docs):
+        for text in full_texts(docs):
             df.update(set(content_words(text)))
         self.df, self.num_docs = dict(df), len(docs)
         self.fitted = True
         return self
-
-    @staticmethod
-    def _texts(docs: pd.DataFrame) -> list[str]:
-        titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
-        return [f"{t} {x}" for t, x in zip(titles, docs["text"].fillna(""))]
 
     def keywords(self, text: str) -> list[str]:
         tf = Counter(content_words(text))
@@ -99,7 +94,7 @@ class KeywordScheme(DocIdScheme):
         return sorted(tf, key=coverage)
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
-        return [" ".join(self.keywords(t)[: self.num_terms]) or "untitled" for t in self._texts(docs)]
+        return [" ".join(self.keywords(t)[: self.num_terms]) or "untitled" for t in full_texts(docs)]
 
     def state(self) -> dict[str, np.ndarray]:
         terms = sorted(self.df)

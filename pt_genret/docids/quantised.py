@@ -39,7 +39,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from pt_genret.docids.base import DocIdScheme
-from pt_genret.docids.semantic import doc_texts
+from pt_genret.documents import full_texts
 from pt_genret.embeddings import TextEncoder
 
 
@@ -90,7 +90,7 @@ class _QuantisedScheme(DocIdScheme):
         return self._encoder
 
     def _embed(self, docs: pd.DataFrame, verbose: bool = False) -> np.ndarray:
-        return np.asarray(self.encoder().encode(doc_texts(docs), verbose=verbose), dtype=np.float32)
+        return np.asarray(self.encoder().encode(full_texts(docs), verbose=verbose), dtype=np.float32)
 
     # subclasses: cluster numbers per level, shape (n, m) ----------------------------------
     def _fit_levels(self, emb: np.ndarray) -> np.ndarray:

@@ -13,13 +13,8 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from pt_genret.docids.base import DocIdScheme
+from pt_genret.documents import full_texts
 from pt_genret.embeddings import TextEncoder
-
-
-def doc_texts(docs: pd.DataFrame) -> list[str]:
-    """Title and text of each document, as one string."""
-    titles = docs["title"].fillna("") if "title" in docs.columns else [""] * len(docs)
-    return [f"{t} {x}".strip() for t, x in zip(titles, docs["text"].fillna(""))]
 
 
 def base_k_digits(n: int, k: int) -> list[int]:
@@ -65,7 +60,7 @@ class SemanticScheme(DocIdScheme):
         return self._encoder
 
     def fit(self, docs: pd.DataFrame, embeddings: np.ndarray | None = None) -> "SemanticScheme":
-        emb = embeddings if embeddings is not None else self.encoder().encode(doc_texts(docs), verbose=True)
+        emb = embeddings if embeddings is not None else self.encoder().encode(full_texts(docs), verbose=True)
         self._cents: list[np.ndarray] = []
         self.child_node = []
         self.node_children = [[]]
@@ -109,7 +104,7 @@ class SemanticScheme(DocIdScheme):
         pending = getattr(self, "_pending", {})
         docnos = docs["docno"].astype(str).tolist()
         new = [i for i, d in enumerate(docnos) if d not in pending]
-        routed = iter(self._route(e) for e in self.encoder().encode(doc_texts(docs.iloc[new]))) if new else iter(())
+        routed = iter(self._route(e) for e in self.encoder().encode(full_texts(docs.iloc[new]))) if new else iter(())
         codes = [pending.pop(d) if d in pending else next(routed) for d in docnos]
         self.longest = max([self.longest] + [len(c) for c in codes])
         if self.position_aware:

@@ -14,6 +14,7 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 
 from pt_genret.docids.lexical import content_words
+from pt_genret.documents import titles
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -47,7 +48,6 @@ class ExtractiveQueryGenerator(pt.Transformer):
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         pta.validate.document_frame(inp, ["docno", "text"])
-        titles = inp["title"].fillna("") if "title" in inp.columns else [""] * len(inp)
         out = inp.copy()
-        out["querygen"] = [self.queries_for(str(d), t, x) for d, t, x in zip(inp["docno"], titles, inp["text"].fillna(""))]
+        out["querygen"] = [self.queries_for(str(d), t, x) for d, t, x in zip(inp["docno"], titles(inp), inp["text"].fillna(""))]
         return out
