@@ -153,26 +153,28 @@ class PrefixTrie:
         live = self.count[kids] > 0
         return (self.keys[lo:hi] % self.vocab_size)[live], kids[live]
 
-    def allowed_mask(self, states: np.ndarray | torch.Tensor, vocab_size: int | None = None) -> torch.Tensor:
-        """Boolean ``(len(states), vocab)`` mask of the tokens each beam may write next.
+    def allowed_edges(self, states: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every allowed continuation of every beam: ``(beam, token, next state)`` arrays.
 
-        A dead or finished state (``-1`` or a terminal node) allows nothing.
+        A dead or finished state (``-1`` or a terminal node) has none.
         """
         states = np.asarray(states, dtype=np.int64)
-        width = vocab_size or self.vocab_size
-        mask = torch.zeros((len(states), width), dtype=torch.bool)
         ok = states >= 0
         s = np.where(ok, states, 0)
         lo, hi = self._offsets[s], self._offsets[s + 1]
         lens = np.where(ok, hi - lo, 0)
-        if lens.sum() == 0:
-            return mask
         rows = np.repeat(np.arange(len(states)), lens)
         starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
         edges = starts + np.arange(lens.sum())
-        live = self.count[self.child[edges]] > 0
-        toks = self.keys[edges] % self.vocab_size
-        mask[torch.from_numpy(rows[live]), torch.from_numpy(toks[live])] = True
+        kids = self.child[edges]
+        live = self.count[kids] > 0
+        return rows[live], (self.keys[edges] % self.vocab_size)[live], kids[live]
+
+    def allowed_mask(self, states: np.ndarray | torch.Tensor, vocab_size: int | None = None) -> torch.Tensor:
+        """Boolean ``(len(states), vocab)`` mask of the tokens each beam may write next."""
+        rows, toks, _ = self.allowed_edges(states)
+        mask = torch.zeros((len(np.asarray(states)), vocab_size or self.vocab_size), dtype=torch.bool)
+        mask[torch.from_numpy(rows), torch.from_numpy(toks)] = True
         return mask
 
     def advance(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:

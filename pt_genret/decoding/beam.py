@@ -16,7 +16,7 @@ import torch
 
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
-from pt_genret.decoding.model_calls import encode, next_token_logits
+from pt_genret.decoding.model_calls import IncrementalDecoder, encode
 
 
 @dataclass
@@ -37,46 +37,42 @@ class ConstrainedBeamSearch:
         beams = max(self.num_beams or num_results, 1)
         hidden, mask = encode(backbone, queries, self.max_query_length)
         nq = len(queries)
-        vocab = backbone.vocab_size
         # flat beam layout: row q * beams + b
         hidden = hidden.repeat_interleave(beams, dim=0)
         mask = mask.repeat_interleave(beams, dim=0)
         states = np.full(nq * beams, DEAD, dtype=np.int64)
         states[::beams] = ROOT
-        scores = torch.full((nq, beams), float("-inf"))
-        scores[:, 0] = 0.0
-        prefixes = torch.full((nq * beams, 1), backbone.decoder_start_token_id, dtype=torch.long)
+        flat_scores = np.full(nq * beams, -np.inf, dtype=np.float32)
+        flat_scores[::beams] = 0.0
+        decoder = IncrementalDecoder(backbone, hidden, mask)
+        step_tokens = torch.full((nq * beams,), backbone.decoder_start_token_id, dtype=torch.long)
         finished: list[dict[int, float]] = [{} for _ in range(nq)]
         for _ in range(max_steps):
-            alive_rows = torch.from_numpy(states >= 0)
-            if not alive_rows.any():
+            if not (states >= 0).any():
                 break
-            logits = next_token_logits(backbone, hidden, mask, prefixes.to(hidden.device)).cpu()
-            logp = torch.log_softmax(logits / self.temperature, dim=-1)
-            allowed = trie.allowed_mask(states, logp.shape[1])
-            logp = logp.masked_fill(~allowed, float("-inf"))
-            cand = (scores.reshape(-1, 1) + logp).reshape(nq, beams * logp.shape[1])
-            top_scores, top_idx = cand.topk(min(2 * beams, cand.shape[1]), dim=1)
-            parent = (top_idx // logp.shape[1]).numpy()
-            token = (top_idx % logp.shape[1]).numpy()
-            rows = np.arange(nq)[:, None] * beams + parent
-            nxt = trie.advance(states[rows.ravel()], token.ravel()).reshape(nq, -1)
-            done_doc = trie.doc_at(nxt.ravel()).reshape(nq, -1)
+            logits = decoder.step(step_tokens).cpu()
+            logp = torch.log_softmax(logits / self.temperature, dim=-1).numpy()
+            # only the allowed continuations are candidates: a few per beam, not the vocabulary
+            rows, tokens, nxt = trie.allowed_edges(states)
+            cand = flat_scores[rows] + logp[rows, tokens]
+            query_of = rows // beams
+            order = np.lexsort((-cand, query_of))  # by query, best first
+            first = np.searchsorted(query_of[order], np.arange(nq + 1))
+            done_doc = trie.doc_at(nxt)
             new_states = np.full((nq, beams), DEAD, dtype=np.int64)
             new_scores = np.full((nq, beams), -np.inf, dtype=np.float32)
             new_rows = np.zeros((nq, beams), dtype=np.int64)
             new_tokens = np.full((nq, beams), backbone.pad_token_id, dtype=np.int64)
-            ts = top_scores.numpy()
             for q in range(nq):
                 kept = 0
-                for j in range(ts.shape[1]):
-                    if not np.isfinite(ts[q, j]) or nxt[q, j] == DEAD:
+                for j in order[first[q]:first[q + 1]][: 2 * beams]:
+                    if not np.isfinite(cand[j]):
                         continue
-                    if done_doc[q, j] >= 0:
-                        finished[q].setdefault(int(done_doc[q, j]), float(ts[q, j]))
+                    if done_doc[j] >= 0:
+                        finished[q].setdefault(int(done_doc[j]), float(cand[j]))
                     elif kept < beams:
-                        new_states[q, kept], new_scores[q, kept] = nxt[q, j], ts[q, j]
-                        new_rows[q, kept], new_tokens[q, kept] = rows[q, j], token[q, j]
+                        new_states[q, kept], new_scores[q, kept] = nxt[j], cand[j]
+                        new_rows[q, kept], new_tokens[q, kept] = rows[j], tokens[j]
                         kept += 1
                 # stop a query once its results cannot change: scores only decrease with length
                 if len(finished[q]) >= num_results:
@@ -85,7 +81,7 @@ class ConstrainedBeamSearch:
                         new_states[q, :] = DEAD
                         new_scores[q, :] = -np.inf
             states = new_states.ravel()
-            scores = torch.from_numpy(new_scores)
-            prefixes = torch.cat([prefixes[torch.from_numpy(new_rows.ravel())],
-                                  torch.from_numpy(new_tokens.ravel()).unsqueeze(1)], dim=1)
+            flat_scores = new_scores.ravel()
+            decoder.reorder(torch.from_numpy(new_rows.ravel()))
+            step_tokens = torch.from_numpy(new_tokens.ravel())
         return [sorted(f.items(), key=lambda kv: -kv[1])[:num_results] for f in finished]

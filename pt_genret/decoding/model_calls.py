@@ -5,6 +5,10 @@ Both go through the standard ``forward`` of any HF encoder-decoder (``encoder_ou
 """
 from __future__ import annotations
 
+import inspect
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
@@ -20,12 +24,28 @@ def encode(backbone: Backbone, texts: list[str], max_length: int = 64) -> tuple[
     return hidden.last_hidden_state, enc["attention_mask"]
 
 
+@contextmanager
+def last_position_logits(model) -> Iterator[None]:
+    """Make the output projection see only the last position of each sequence.
+
+    The vocabulary projection is most of a decoding step's cost (n × t × vocab × hidden);
+    decoding needs one position of it. A forward pre-hook on the model's output embeddings
+    slices its input, which works for any HF model that projects with ``get_output_embeddings``.
+    """
+    handle = model.get_output_embeddings().register_forward_pre_hook(lambda _, args: (args[0][:, -1:],))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 @torch.inference_mode()
 def next_token_logits(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
                       prefixes: torch.Tensor) -> torch.Tensor:
     """Logits ``(n, vocab)`` of the token after each decoder prefix ``(n, t)``."""
-    out = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
-                         decoder_input_ids=prefixes, use_cache=False)
+    with last_position_logits(backbone.model):
+        out = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                             decoder_input_ids=prefixes, use_cache=False)
     return out.logits[:, -1, :].float()
 
 
@@ -55,3 +75,46 @@ def sequence_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tens
                       targets: list[list[int]]) -> torch.Tensor:
     """:func:`teacher_forced_logprobs` without gradients, for scoring candidates."""
     return teacher_forced_logprobs(backbone, hidden, mask, targets)
+
+
+class IncrementalDecoder:
+    """Next-token logits one token at a time, reusing the model's key/value cache.
+
+    Without a cache every step recomputes the decoder over the whole prefix (and the
+    cross-attention projections of every beam's copy of the query), quadratic in the docid
+    length. HF encoder-decoders return a cache object with ``reorder_cache``, which follows
+    beams as they are re-selected. A model that returns none falls back to recomputing.
+    """
+
+    def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor) -> None:
+        self.backbone, self.hidden, self.mask = backbone, hidden, mask
+        params = inspect.signature(backbone.model.forward).parameters
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
+        self.cache = None
+        self.incremental = True
+        self.prefixes: torch.Tensor | None = None
+
+    @torch.inference_mode()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append ``tokens`` (one per row) and return the logits ``(n, vocab)`` of the next token."""
+        tokens = tokens.reshape(-1, 1).to(self.hidden.device)
+        self.prefixes = tokens if self.prefixes is None else torch.cat([self.prefixes, tokens], dim=1)
+        if not self.incremental:
+            return next_token_logits(self.backbone, self.hidden, self.mask, self.prefixes)
+        with last_position_logits(self.backbone.model):
+            out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=self.hidden),
+                                      attention_mask=self.mask, decoder_input_ids=tokens, use_cache=True,
+                                      **{self.cache_arg: self.cache})
+        self.cache = getattr(out, "past_key_values", None)
+        if self.cache is None or not hasattr(self.cache, "reorder_cache"):
+            self.incremental = False
+            if self.prefixes.shape[1] > 1:
+                return next_token_logits(self.backbone, self.hidden, self.mask, self.prefixes)
+        return out.logits[:, -1, :].float()
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row ``i`` continues the sequence that was row ``rows[i]`` (rows stay within a query)."""
+        rows = rows.to(self.hidden.device)
+        self.prefixes = self.prefixes[rows]
+        if self.incremental:
+            self.cache.reorder_cache(rows)
