@@ -30,6 +30,7 @@ class ConstrainedBeamSearch:
     max_query_length: int = 64
     temperature: float = 1.0
     name: str = "beam"
+    use_cache: bool = True  # False recomputes the decoder over whole prefixes (for comparison)
 
     def decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
                max_steps: int) -> list[list[tuple[int, float]]]:
@@ -44,7 +45,7 @@ class ConstrainedBeamSearch:
         states[::beams] = ROOT
         flat_scores = np.full(nq * beams, -np.inf, dtype=np.float32)
         flat_scores[::beams] = 0.0
-        decoder = IncrementalDecoder(backbone, hidden, mask)
+        decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache)
         step_tokens = torch.full((nq * beams,), backbone.decoder_start_token_id, dtype=torch.long)
         finished: list[dict[int, float]] = [{} for _ in range(nq)]
         for _ in range(max_steps):

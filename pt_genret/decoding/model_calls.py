@@ -86,12 +86,12 @@ class IncrementalDecoder:
     beams as they are re-selected. A model that returns none falls back to recomputing.
     """
 
-    def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor) -> None:
+    def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor, use_cache: bool = True) -> None:
         self.backbone, self.hidden, self.mask = backbone, hidden, mask
         params = inspect.signature(backbone.model.forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self.cache = None
-        self.incremental = True
+        self.incremental = use_cache
         self.prefixes: torch.Tensor | None = None
 
     @torch.inference_mode()
