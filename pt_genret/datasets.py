@@ -112,6 +112,22 @@ def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) ->
 
 # --------------------------------------------------------------------------- Dataset API
 
+def _jsonl_records(path: Path) -> Iterator[tuple[str, dict]]:
+    """``(file:line, record)`` for each non-empty line of a BEIR JSONL file; each needs an ``_id``."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{where}: invalid JSON ({e})") from None
+            if "_id" not in rec:
+                raise ValueError(f"{where}: missing '_id'")
+            yield where, rec
+
+
 @dataclass
 class Dataset:
     """Common interface of all pt_genret datasets (subclasses implement the loaders)."""
@@ -173,27 +189,17 @@ class BeirDataset(Dataset):
         return p
 
     def _raw_docs(self, path: Path) -> Iterator[dict]:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where}: invalid JSON ({e})") from None
-                if "_id" not in rec:
-                    raise ValueError(f"{where}: missing '_id'")
-                doc = {
-                    "docno": _clean(rec["_id"]),
-                    "text": _clean(rec.get("text")),
-                    "title": _clean(rec.get("title")),
-                    "_where": f"{where}",
-                }
-                url = rec.get("url") or (rec.get("metadata") or {}).get("url")
-                if url:
-                    doc["url"] = str(url)
-                yield doc
+        for where, rec in _jsonl_records(path):
+            doc = {
+                "docno": _clean(rec["_id"]),
+                "text": _clean(rec.get("text")),
+                "title": _clean(rec.get("title")),
+                "_where": where,
+            }
+            url = rec.get("url") or (rec.get("metadata") or {}).get("url")
+            if url:
+                doc["url"] = str(url)
+            yield doc
 
     def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
         path = self._file("corpus.jsonl")
@@ -213,19 +219,7 @@ class BeirDataset(Dataset):
 
     def _all_queries(self) -> list[tuple[str, str]]:
         path = self._file("queries.jsonl")
-        rows = []
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{lineno}: invalid JSON ({e})") from None
-                if "_id" not in rec:
-                    raise ValueError(f"{path}:{lineno}: missing '_id'")
-                rows.append((_clean(rec["_id"]), _clean(rec.get("text"))))
-        return rows
+        return [(_clean(rec["_id"]), _clean(rec.get("text"))) for _, rec in _jsonl_records(path)]
 
     def get_topics(self, split: str | None = "test") -> pd.DataFrame:
         """Queries of ``split`` (only those with qrels, BEIR convention); all if None."""
