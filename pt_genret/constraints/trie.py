@@ -146,13 +146,6 @@ class PrefixTrie:
         return docs
 
     # decoding ------------------------------------------------------------------------------
-    def children(self, node: int) -> tuple[np.ndarray, np.ndarray]:
-        """(tokens, child nodes) of the live children of ``node``."""
-        lo, hi = self._offsets[node], self._offsets[node + 1]
-        kids = self.child[lo:hi]
-        live = self.count[kids] > 0
-        return (self.keys[lo:hi] % self.vocab_size)[live], kids[live]
-
     def allowed_edges(self, states: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every allowed continuation of every beam: ``(beam, token, next state)`` arrays.
 

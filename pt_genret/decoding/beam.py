@@ -1,7 +1,7 @@
 """Constrained beam search over a prefix trie, a batch of queries at once.
 
-Each beam carries one trie node; at every step the model's log-probabilities are masked to
-the node's live children, the best ``2 × beams`` expansions per query are taken, those that
+Each beam carries one trie node; at every step the model's log-probabilities are read only
+at the node's live children (the trie's allowed edges, never a vocabulary-wide mask), the best ``2 × beams`` expansions per query are taken, those that
 complete a docid (reach a terminal node) are set aside as results and the rest continue. A
 completed docid is never extended, and each trie path is reached by one beam at most, so a
 query never gets the same document twice. Beams whose node has no live children cannot arise
