@@ -102,9 +102,9 @@ class GenUpdater(pt.Indexer):
 
         backbone = Backbone.load(os.path.join(old.path, "model"), meta["backbone"], meta["num_codes"], self.device)
         scheme = old.scheme()
-        if scheme.kind == "codes":
-            backbone.ensure_codes(scheme.num_codes())
         docids = scheme.assign(docs, taken=table.docids)
+        if scheme.kind == "codes":  # after assign: new documents may need new code tokens
+            backbone.ensure_codes(scheme.num_codes())
         docids, tokens = spell_unique(scheme, backbone, docids, taken={tuple(t) for t in table.tokens})
         trie = _grow(PrefixTrie.load(os.path.join(old.path, "trie.npz")), backbone.vocab_size, table)
         live_before = _live(trie)
@@ -123,11 +123,13 @@ class GenUpdater(pt.Indexer):
                             new_examples=build_examples(docs, new_tokens), old_queries=old_queries,
                             old_tokens=old_tokens, train_config=TrainConfig(**meta["train"]), seed=self.seed,
                             verbose=self.verbose)
+        prepared = time.time()
         info = self.method.update(ctx)
         seconds = time.time() - started
 
         record = _record(meta, self.method.name, self.method.options(), len(docs), 0, seconds, self.seed,
                          len(trie), info)
+        record["prepare_seconds"] = round(prepared - started, 3)  # model load, docids, trie, pseudo-queries
         new_meta = dict(meta, num_docs=len(trie), num_codes=backbone.num_codes,
                         max_docid_length=max(len(t) for t in new_table.tokens))
         new_meta["generations"] = list(meta.get("generations", [])) + [record]
