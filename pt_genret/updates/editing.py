@@ -21,7 +21,6 @@ Pieces:
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence

@@ -48,7 +48,7 @@ class EditUpdate(UpdateMethod):
     """
 
     keeps_edit_state = True
-    #: weights of the layers in the spread, bottom to top (``None``: equal)
+    #: how the update is shared among the edited layers: ``"even"`` (MEMIT) or ``"inverse_distance"`` (DOME)
     spread: str = "even"
 
     def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,

@@ -9,7 +9,6 @@ earlier edits or old documents as a whole, which is why ROME forgets most in the
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from pt_genret.updates.editing import (FFNSite, TeacherForced, critical_window, frozen, layer_patching, run,
