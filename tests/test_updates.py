@@ -254,3 +254,14 @@ def test_code_docids_grow_the_vocabulary_and_the_trie(tmp_path):
     assert all(np.isfinite(scores))
     res = new.retriever(num_results=10)(pd.DataFrame({"qid": ["q"], "query": [NEW[0]["title"]]}))
     assert OLD[0]["docno"] not in set(res["docno"]) and len(res) == 10
+
+
+def test_index_without_pseudo_queries(tmp_path):
+    """Built with no query generator: fine-tuning still adds documents; replay and editing,
+    which need the old documents' pseudo-queries, say so."""
+    index = build_tiny_index(tmp_path / "noq.gr", OLD[:8], epochs=1, query_generator="none")
+    for method, options in (("dome", {}), ("incremental", {})):
+        with pytest.raises(ValueError, match="has none saved"):
+            index.updater(method=method, verbose=False, **options).index(NEW[:2])
+    new = index.updater(method="incremental", replay_ratio=0, epochs=1, verbose=False).index(NEW[:2])
+    assert len(new) == 10 and not os.path.exists(os.path.join(new.path, "pseudo_queries.jsonl"))
