@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("dataset", help="a BEIR folder, irds:<id> or quickstart")
     parser.add_argument("--split", default="test")
     parser.add_argument("--train-split", help="also train every preset on this split's queries")
-    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated preset names")
+    parser.add_argument("--presets", default=",".join(PRESETS),
+                        help="comma-separated preset names ('' for BM25 alone, e.g. to build its index first)")
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--num-pseudo-queries", type=int, default=5)
@@ -50,7 +51,7 @@ def main() -> None:
     docs = pd.DataFrame(list(usable_docs(dataset)))
 
     systems, names, budgets = [bm25_pisa(docs.to_dict("records"), os.path.join(out, "pisa"))], ["BM25"], []
-    for name in args.presets.split(","):
+    for name in [p for p in args.presets.split(",") if p]:
         path = os.path.join(out, name)
         if not GenIndex(path).built():
             preset_indexer(path, name, backbone=args.backbone, epochs=args.epochs, seed=args.seed,
