@@ -265,3 +265,11 @@ def test_index_without_pseudo_queries(tmp_path):
             index.updater(method=method, verbose=False, **options).index(NEW[:2])
     new = index.updater(method="incremental", replay_ratio=0, epochs=1, verbose=False).index(NEW[:2])
     assert len(new) == 10 and not os.path.exists(os.path.join(new.path, "pseudo_queries.jsonl"))
+
+
+def test_ngram_indexes_are_refused(tmp_path):
+    index = build_tiny_index(tmp_path / "seal.gr", OLD[:6], scheme="ngrams", epochs=1)
+    with pytest.raises(ValueError, match="n-gram index"):
+        index.updater(method="finetune", verbose=False).index(NEW[:1])
+    with pytest.raises(ValueError, match="n-gram index"):
+        index.remove([OLD[0]["docno"]])

@@ -92,6 +92,7 @@ class GenUpdater(pt.Indexer):
         """Add the documents (``docno, text[, title]``); returns the index at its new generation."""
         old = GenIndex(self.target.path, device=self.device, verbose=self.verbose)
         meta = old.meta
+        _check_docid_index(old)
         table, docs = old.table(), collect_documents(inp, verbose=self.verbose)
         present = [d for d in docs["docno"] if d in table]
         if present:
@@ -159,6 +160,7 @@ def remove_documents(index: GenIndex, docnos: Iterable[str]) -> GenIndex:
         raise ValueError("no docnos to remove")
     old = GenIndex(index.path, device=index.device, verbose=index.verbose)
     meta, table = old.meta, old.table()
+    _check_docid_index(old)
     unknown = [d for d in docnos if d not in table]
     if unknown:
         raise ValueError(f"{len(unknown)} docno(s) to remove are not in the index {old.path!r}: {unknown[:5]}")
@@ -176,6 +178,12 @@ def remove_documents(index: GenIndex, docnos: Iterable[str]) -> GenIndex:
     write_generation(old.path, new_meta, trie=trie, keep_edit=True)
     index._cache.clear()
     return GenIndex(old.path, device=index.device, verbose=index.verbose)
+
+
+def _check_docid_index(index: GenIndex) -> None:
+    if index.meta.get("scheme_kind") == "ngrams":
+        raise ValueError(f"{index.path!r} is an n-gram index ({index.meta['scheme']}): updates and removals "
+                         "need a docid index (a docid scheme and its prefix trie)")
 
 
 def read_pseudo_queries(path: str) -> pd.DataFrame:
