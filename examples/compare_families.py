@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--metrics", default="nDCG@10,R@100,Success@10,RR@10")
     parser.add_argument("--out", help="folder for the indexes (default: temporary)")
+    parser.add_argument("--decode-batch-size", type=int, default=8, help="queries decoded together")
     args = parser.parse_args()
 
     dataset = load_dataset(args.dataset)
@@ -64,7 +65,7 @@ def main() -> None:
         if os.path.exists(saved):
             run = pt.io.read_results(saved)
         else:
-            run = preset_retriever(path, name, num_results=100, verbose=True)(topics)
+            run = preset_retriever(path, name, num_results=100, batch_size=args.decode_batch_size, verbose=True)(topics)
             pt.io.write_results(run, saved)
         assert set(run["docno"]) <= valid and not run.duplicated(["qid", "docno"]).any()
         systems.append(pt.Transformer.from_df(run, uniform=True))

@@ -51,11 +51,12 @@ class ConstrainedBeamSearch:
         for _ in range(max_steps):
             if not (states >= 0).any():
                 break
-            logits = decoder.step(step_tokens).cpu()
-            logp = torch.log_softmax(logits / self.temperature, dim=-1).numpy()
+            logp = torch.log_softmax(decoder.step(step_tokens) / self.temperature, dim=-1)
             # only the allowed continuations are candidates: a few per beam, not the vocabulary
+            # (read on the model's device: only they, not rows × vocabulary, cross to the CPU)
             rows, tokens, nxt = trie.allowed_edges(states)
-            cand = flat_scores[rows] + logp[rows, tokens]
+            picked = logp[torch.from_numpy(rows).to(logp.device), torch.from_numpy(tokens).to(logp.device)]
+            cand = flat_scores[rows] + picked.cpu().numpy()
             query_of = rows // beams
             order = np.lexsort((-cand, query_of))  # by query, best first
             first = np.searchsorted(query_of[order], np.arange(nq + 1))
