@@ -1,4 +1,4 @@
-"""The ``pt-genret`` command: quickstart, index, search, evaluate, dynamic."""
+"""The ``pt-genret`` command: quickstart, index, update, remove, search, evaluate, dynamic."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,45 @@ def cmd_index(args: argparse.Namespace) -> None:
     print(f"indexed {meta['num_docs']} documents into {args.index} in {time.time() - started:.0f}s "
           f"(scheme={meta['scheme']}, backbone={meta['backbone']}, examples={meta['examples']}, "
           f"final loss={meta['epoch_losses'][-1]:.3f})")
+
+
+def _method_options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs as keyword arguments; values are read as JSON where they parse."""
+    import json
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"method option {pair!r} is not KEY=VALUE")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def cmd_update(args: argparse.Namespace) -> None:
+    from pt_genret.datasets import read_beir_corpus
+    from pt_genret.index import GenIndex
+
+    index = GenIndex(args.index)
+    options = _method_options(args.option)
+    started = time.time()
+    index = index.updater(method=args.method, seed=args.seed, verbose=True, **options).index(
+        read_beir_corpus(args.new_docs))
+    g = index.meta["generations"][-1]
+    print(f"generation {g['generation']} of {args.index}: added {g['docs_added']} documents with {g['method']} "
+          f"in {time.time() - started:.0f}s ({g['seconds_per_added_doc']}s per document); "
+          f"{index.meta['num_docs']} documents in the index")
+
+
+def cmd_remove(args: argparse.Namespace) -> None:
+    from pt_genret.index import GenIndex
+
+    index = GenIndex(args.index).remove(args.docnos)
+    print(f"generation {index.meta['generation']} of {args.index}: removed {len(set(args.docnos))} documents; "
+          f"{index.meta['num_docs']} documents in the index")
 
 
 def cmd_search(args: argparse.Namespace) -> None:
@@ -182,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only the decoder (default: yes for minilm, no otherwise)")
     i.add_argument("--overwrite", action="store_true")
     i.set_defaults(func=cmd_index)
+
+    u = sub.add_parser("update", help="add documents to a GR index without rebuilding it (a new generation)")
+    u.add_argument("index")
+    u.add_argument("new_docs", help="a BEIR corpus.jsonl file or a BEIR folder with the new documents")
+    u.add_argument("--method", default="dome", help="dome, incremental, finetune, memit, rome")
+    u.add_argument("--seed", type=int, default=42)
+    u.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. -o epochs=5 -o replay_ratio=2 (repeatable)")
+    u.set_defaults(func=cmd_update)
+
+    r = sub.add_parser("remove", help="stop retrieving documents (their docids leave the trie)")
+    r.add_argument("index")
+    r.add_argument("docnos", nargs="+")
+    r.set_defaults(func=cmd_remove)
 
     s = sub.add_parser("search", help="retrieve for one query")
     s.add_argument("index")

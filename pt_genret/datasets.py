@@ -257,6 +257,17 @@ def read_beir(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> BeirDa
     return BeirDataset(name=p.name, path=p, empty_docs=empty_docs)
 
 
+def read_beir_corpus(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> Iterator[dict]:
+    """The documents of a BEIR ``corpus.jsonl`` file, or of the ``corpus.jsonl`` in a BEIR folder."""
+    p = Path(path)
+    if p.is_dir():
+        return read_beir(p, empty_docs=empty_docs).get_corpus_iter()
+    if not p.is_file():
+        raise FileNotFoundError(f"no BEIR corpus at {p}: expected a corpus.jsonl file or a BEIR folder")
+    dataset = BeirDataset(name=p.stem, path=p.parent, empty_docs=empty_docs)
+    return _validated_docs(dataset._raw_docs(p), str(p), empty_docs)
+
+
 # --------------------------------------------------------------------------- TREC files
 
 _TOP_RE = re.compile(r"<top>(.*?)</top>", re.IGNORECASE | re.DOTALL)

@@ -7,6 +7,11 @@ Layout::
     docids.jsonl          docno → docid string → token ids
     trie.npz              prefix trie over the docid tokens
     scheme/               the fitted docid scheme (JSON + numeric arrays)
+    pseudo_queries.jsonl  the documents' pseudo-queries (replayed or preserved by updates)
+    edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
+
+Updates (:meth:`GenIndex.updater`, :meth:`GenIndex.remove`) write a new generation of the
+folder the same way and list themselves in ``pt_meta.json`` under ``generations``.
 
 An index is written to a temporary sibling folder and renamed into place when complete, so a
 failed or interrupted build never leaves a half-written index at ``path``.
@@ -117,6 +122,20 @@ class GenIndex(pt.Artifact, pt.Indexer):
     def index(self, inp: Iterable[dict] | pd.DataFrame) -> "GenIndex":
         """Index with the default settings (``indexer().index(inp)``)."""
         return self.indexer(verbose=self.verbose, device=self.device).index(inp)
+
+    def updater(self, method: str = "dome", seed: int = 42, verbose: bool = True, **method_options) -> pt.Indexer:
+        """A :class:`~pt_genret.updates.updater.GenUpdater` adding documents to this index with an
+        update method (``dome``, ``incremental``, ``finetune``, ``memit``, ``rome``) and its options."""
+        from pt_genret.updates.updater import GenUpdater
+
+        return GenUpdater(self, method=method, seed=seed, verbose=verbose, **method_options)
+
+    def remove(self, docnos: Iterable[str]) -> "GenIndex":
+        """Stop retrieving these documents: their docids leave the trie (the model is unchanged).
+        Writes a new generation; returns the index."""
+        from pt_genret.updates.updater import remove_documents
+
+        return remove_documents(self, docnos)
 
     def retriever(self, **kwargs) -> pt.Transformer:
         """A :class:`~pt_genret.retriever.GenRetriever` over this index."""

@@ -1,0 +1,104 @@
+"""The update-method interface: what a method receives and what it must do.
+
+An update method changes the model of a generative index so that it also writes the docids
+of new documents. It gets an :class:`UpdateContext` (a private copy of the backbone, the new
+documents' training examples, the old documents' pseudo-queries for replay or preservation)
+and edits ``ctx.backbone`` in place. Everything else (docid assignment, the trie, pseudo-query
+generation, writing the new generation) is done once for all methods by
+:class:`~pt_genret.updates.updater.GenUpdater`.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from pt_genret.backbone import Backbone
+from pt_genret.training import Example, TrainConfig
+
+
+@dataclass
+class UpdateContext:
+    """Everything a method may read while updating the model.
+
+    Attributes:
+        path: folder of the current (old) generation; read-only.
+        meta: its ``pt_meta.json``.
+        backbone: a private copy of the model, loaded for this update: edit it in place.
+        new_docs: the new documents (``docno, text, title[, querygen]``).
+        new_tokens: docno → docid token ids (ending with end-of-sequence) of each new document.
+        new_examples: indexing and pseudo-query examples of the new documents.
+        old_queries: ``docno, query`` pseudo-queries of the live old documents.
+        old_tokens: docno → docid token ids of the live old documents.
+        train_config: the training settings the index was built with.
+        seed, verbose: as given to the updater.
+    """
+
+    path: str
+    meta: dict
+    backbone: Backbone
+    new_docs: pd.DataFrame
+    new_tokens: dict[str, list[int]]
+    new_examples: list[Example]
+    old_queries: pd.DataFrame
+    old_tokens: dict[str, list[int]]
+    train_config: TrainConfig
+    seed: int = 42
+    verbose: bool = True
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def old_examples(self, limit: int | None = None, seed: int | None = None) -> list[Example]:
+        """Pseudo-query examples of old documents (a seeded sample of at most ``limit``)."""
+        rows = list(zip(self.old_queries["query"], self.old_queries["docno"]))
+        if limit is not None and limit < len(rows):
+            rows = random.Random(self.seed if seed is None else seed).sample(rows, limit)
+        return [Example(q, self.old_tokens[d], "query") for q, d in rows]
+
+    def new_query_examples(self) -> list[Example]:
+        """The new documents' pseudo-query examples, or their indexing examples where there are none."""
+        queries = [e for e in self.new_examples if e.kind == "query"]
+        have = {tuple(e.target) for e in queries}
+        return queries + [e for e in self.new_examples if e.kind == "index" and tuple(e.target) not in have]
+
+
+class UpdateMethod(ABC):
+    """Base class: one subclass per method, registered in :data:`pt_genret.updates.UPDATE_METHODS`.
+
+    Constructor keyword arguments are the method's options; :meth:`options` reports them for
+    the generation record.
+    """
+
+    name: ClassVar[str]
+    #: whether the method keeps the edit state (``edit/``: key covariance, critical layers)
+    #: valid. Fine-tuning changes every weight, so it drops the state and the next edit recomputes it.
+    keeps_edit_state: ClassVar[bool] = False
+
+    def __init__(self, seed: int = 42, verbose: bool = True) -> None:
+        self.seed = seed
+        self.verbose = verbose
+
+    def options(self) -> dict[str, Any]:
+        """The method's constructor options and their values (JSON-serialisable)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters
+                 if p not in ("self", "seed", "verbose", "args", "kwargs")]
+        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+
+    @abstractmethod
+    def update(self, ctx: UpdateContext) -> dict[str, Any]:
+        """Change ``ctx.backbone`` so that it writes the new docids; returns facts to record."""
+
+    def save_state(self, folder: str) -> None:
+        """Write the method's state into the new generation ``folder`` (under :func:`edit_dir`)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options().items())})"
+
+
+def edit_dir(folder: str) -> str:
+    """Where model-editing state lives inside an index folder."""
+    return os.path.join(folder, "edit")

@@ -1,0 +1,180 @@
+"""Adding and removing documents: generations, fine-tuning updates, failures, the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import build_tiny_index, make_docs
+from pt_genret.index import GenIndex
+from pt_genret.updates import UPDATE_METHODS
+from pt_genret.updates.finetune import FinetuneUpdate
+
+ALL = make_docs(per_topic=10)
+OLD = [d for d in ALL if int(d["docno"][3:]) < 8]   # 32 documents in the index
+NEW = [d for d in ALL if int(d["docno"][3:]) >= 8]  # 8 documents added later
+
+
+def title_hits(index: GenIndex, docs: list[dict]) -> float:
+    """Share of documents that their own title retrieves at rank 1."""
+    topics = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] for d in docs]})
+    res = index.retriever(num_results=1)(topics)
+    return float((res["qid"] == res["docno"]).sum()) / len(docs)
+
+
+@pytest.fixture(scope="module")
+def base_path(tmp_path_factory):
+    """A title-docid index of the old documents (2 decoder layers), trained until titles find them."""
+    path = tmp_path_factory.mktemp("upd") / "base.gr"
+    build_tiny_index(path, OLD, scheme="title", epochs=15,
+                     backbone_options={"d_model": 64, "layers": 4, "vocab_size": 400})
+    return str(path)
+
+
+@pytest.fixture
+def index(base_path, tmp_path) -> GenIndex:
+    """A private copy of the base index for one test to change."""
+    path = tmp_path / "copy.gr"
+    shutil.copytree(base_path, path)
+    return GenIndex(str(path))
+
+
+def snapshot(path: str) -> dict[str, bytes]:
+    out = {}
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                out[os.path.relpath(os.path.join(root, f), path)] = fh.read()
+    return out
+
+
+def test_registry_names():
+    assert {"finetune", "incremental"} <= set(UPDATE_METHODS)
+
+
+def test_base_index_does_not_know_new_documents(base_path):
+    base = GenIndex(base_path)
+    assert title_hits(base, OLD) >= 0.8
+    assert len(base) == len(OLD)
+    assert not any(d["docno"] in base.table() for d in NEW)
+
+
+@pytest.mark.parametrize("method,old_floor", [("finetune", 0.0), ("incremental", 0.6)])
+def test_finetuning_updates_add_documents(index, method, old_floor):
+    new = index.updater(method=method, verbose=False).index(pd.DataFrame(NEW))
+    assert isinstance(new, GenIndex) and new.path == index.path
+    assert len(new) == len(OLD) + len(NEW) and len(new.trie()) == len(OLD) + len(NEW)
+    assert title_hits(new, NEW) >= 0.75
+    assert title_hits(new, OLD) >= old_floor
+    gen = new.meta["generations"][-1]
+    assert gen["generation"] == new.meta["generation"] == 1
+    assert gen["method"] == method and gen["docs_added"] == len(NEW) and gen["docs_removed"] == 0
+    assert gen["seed"] == 42 and gen["seconds"] > 0 and gen["seconds_per_added_doc"] > 0
+    assert gen["versions"]["torch"] and "epochs" in gen["options"]
+    queries = [json.loads(line)["docno"] for line in open(os.path.join(new.path, "pseudo_queries.jsonl"))]
+    assert queries == [d["docno"] for d in OLD + NEW]  # old pseudo-queries kept for replay
+    # the object the updater came from sees the new generation too
+    assert len(index) == len(OLD) + len(NEW)
+
+
+def test_incremental_forgets_less_than_finetune(base_path, tmp_path):
+    hits = {}
+    for method in ("finetune", "incremental"):
+        path = tmp_path / method
+        shutil.copytree(base_path, path)
+        hits[method] = title_hits(GenIndex(str(path)).updater(method=method, verbose=False).index(NEW), OLD)
+    assert hits["incremental"] > hits["finetune"] + 0.3
+
+
+def test_second_generation_and_replay_of_earlier_updates(index):
+    index.updater(method="incremental", verbose=False).index(NEW[:4])
+    new = index.updater(method="incremental", verbose=False, replay_ratio=2.0).index(NEW[4:])
+    assert [g["generation"] for g in new.meta["generations"]] == [1, 2]
+    assert new.meta["generations"][1]["options"]["replay_ratio"] == 2.0
+    assert len(new) == len(OLD) + len(NEW)
+    assert title_hits(new, NEW[:4]) >= 0.5  # documents of the first update are replayed, not forgotten
+
+
+def test_remove_makes_documents_unretrievable(index):
+    gone = [d["docno"] for d in OLD[:4]]
+    assert title_hits(index, OLD[:4]) >= 0.75
+    new = index.remove(gone)
+    assert len(new) == len(OLD) - 4 and new.meta["generations"][-1]["docs_removed"] == 4
+    topics = pd.DataFrame({"qid": [d["docno"] for d in OLD[:4]], "query": [d["title"] for d in OLD[:4]]})
+    res = new.retriever(num_results=5)(topics)
+    assert not set(res["docno"]) & set(gone)
+    assert title_hits(new, OLD[4:]) >= 0.75
+    with pytest.raises(ValueError, match="already removed"):
+        new.remove(gone[:1])
+    with pytest.raises(ValueError, match="not in the index"):
+        new.remove(["no-such-doc"])
+    with pytest.raises(ValueError, match="already in the index"):  # a removed docno stays taken
+        new.updater(method="finetune", verbose=False).index([{"docno": gone[0], "text": "fresh text"}])
+
+
+def test_bad_input_is_refused_before_any_change(index):
+    before = snapshot(index.path)
+    with pytest.raises(ValueError, match="already in the index"):
+        index.updater(method="finetune").index([dict(NEW[0]), dict(OLD[0])])
+    with pytest.raises(ValueError, match="empty text"):
+        index.updater(method="finetune").index([{"docno": "x1", "text": " ", "title": ""}])
+    with pytest.raises(ValueError, match="unknown update method 'nope'"):
+        index.updater(method="nope")
+    with pytest.raises(ValueError, match="bad options for update method 'finetune'"):
+        index.updater(method="finetune", replay_ratio=2)
+    with pytest.raises(ValueError, match="no docnos"):
+        index.remove([])
+    assert snapshot(index.path) == before
+
+
+class _FailsAfterTraining(FinetuneUpdate):
+    """Fine-tunes the model, then fails: a crash in the middle of an update."""
+
+    name = "fails"
+
+    def update(self, ctx):
+        super().update(ctx)
+        raise RuntimeError("injected failure")
+
+
+def test_failed_update_leaves_previous_generation(index, monkeypatch):
+    before = snapshot(index.path)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        index.updater(method=_FailsAfterTraining, verbose=False).index(NEW)
+    assert snapshot(index.path) == before
+    assert title_hits(index, OLD) >= 0.8  # the in-memory index was not touched either
+
+    from pt_genret.constraints.trie import PrefixTrie
+
+    def fail_save(self, path):  # the model is already written into the new generation's folder
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(PrefixTrie, "save", fail_save)
+    with pytest.raises(OSError, match="disk full"):
+        index.updater(method="finetune", verbose=False).index(NEW)
+    assert snapshot(index.path) == before
+    parent = os.path.dirname(index.path)
+    assert sorted(os.listdir(parent)) == [os.path.basename(index.path)]  # no temporary folders left
+    assert GenIndex(index.path).meta.get("generations", []) == []
+
+
+def test_cli_update_and_remove(index, tmp_path, capsys):
+    from pt_genret.cli import main
+
+    corpus = tmp_path / "new" / "corpus.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text("".join(json.dumps({"_id": d["docno"], "title": d["title"], "text": d["text"]}) + "\n"
+                              for d in NEW))
+    assert main(["update", index.path, str(corpus), "--method", "incremental", "-o", "epochs=10"]) == 0
+    assert "added 8 documents with incremental" in capsys.readouterr().out
+    idx = GenIndex(index.path)
+    assert idx.meta["generations"][-1]["options"]["epochs"] == 10
+    assert title_hits(idx, NEW) >= 0.75
+    assert main(["remove", index.path, NEW[0]["docno"]]) == 0
+    assert len(GenIndex(index.path)) == len(OLD) + len(NEW) - 1
+    assert main(["update", index.path, str(corpus.parent), "--method", "finetune"]) == 2
+    assert "already in the index" in capsys.readouterr().err
+    assert main(["update", index.path, str(corpus), "--method", "nope"]) == 2
