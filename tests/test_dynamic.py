@@ -224,3 +224,67 @@ def test_method_options_parsing():
         parse_method_options(["rome.k=1"], ["dome", "bm25"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_method_options(["nonsense"], ["dome"])
+
+
+# ---------------------------------------------------------------------------------------- GR update methods
+def _gr_collection():
+    from conftest import make_docs
+
+    docs = pd.DataFrame(make_docs(per_topic=4, seed=11))
+    topics = pd.DataFrame({"qid": [f"q{d}" for d in docs["docno"]], "query": docs["title"]})
+    qrels = pd.DataFrame({"qid": topics["qid"], "docno": docs["docno"], "label": 1})
+    return docs, topics, qrels
+
+
+def _gr_options():
+    from conftest import TINY_T5
+
+    return {"scheme": "title", "backbone": "t5-scratch", "backbone_options": dict(TINY_T5), "epochs": 6,
+            "batch_size": 16, "lr": 3e-3, "num_pseudo_queries": 2}
+
+
+@pytest.fixture(scope="module")
+def gr_run(tmp_path_factory):
+    pytest.importorskip("pt_genret.updates")
+    docs, topics, qrels = _gr_collection()
+    work = str(tmp_path_factory.mktemp("dyn-gr") / "work")
+    result = run_dynamic(docs, topics, qrels, ["finetune", "incremental", "bm25"], work, steps=2, seed=42,
+                         index_options=_gr_options(), method_options={"finetune": {"epochs": 2}},
+                         keep_indexes=True, verbose=False)
+    return result, work, (docs, topics, qrels)
+
+
+def test_gr_methods_start_from_one_d0_index_and_add_every_batch(gr_run):
+    from pt_genret.index import GenIndex
+
+    result, work, (docs, _, _) = gr_run
+    d0 = GenIndex(os.path.join(work, "d0.gr"))
+    assert len(d0) == len(result.batches[0]) and not d0.meta.get("generations")  # the shared index is untouched
+    for method in ("finetune", "incremental"):
+        final = GenIndex(os.path.join(work, "systems", method, "index.gr"))
+        assert len(final) == len(docs)
+        gens = [g for g in final.meta["generations"]]
+        assert len(gens) == 2 and {g["method"] for g in gens} == {method}
+        assert set(final.table().docnos) == set(docs["docno"])
+    assert result.docid_types["finetune"] == "title"
+    s = result.scores
+    step0 = s[s["step"] == 0].set_index(["method", "measure"])["value"]
+    assert step0["finetune"].equals(step0["incremental"])  # both start from the same D0 model
+    # every (method, step, group <= step, measure) is scored, with a value in [0, 1]
+    assert len(s) == 3 * (1 + 2 + 3) * 2 and s["value"].between(0, 1).all()
+    t = result.timings.set_index(["method", "step"])
+    assert t.loc[("finetune", 0), "seconds"] == pytest.approx(d0.meta["build_seconds"])
+    gr_steps = t.loc[["finetune", "incremental"]].query("step > 0")
+    assert (gr_steps["seconds"] > 0).all() and (gr_steps["reported_seconds"] <= gr_steps["seconds"] + 1e-6).all()
+    assert t.loc[("bm25", 1), "reported_seconds"] is None or pd.isna(t.loc[("bm25", 1), "reported_seconds"])
+
+
+def test_gr_protocol_is_seeded_and_reuses_the_d0_index(gr_run):
+    result, work, (docs, topics, qrels) = gr_run
+    meta_file = os.path.join(work, "d0.gr", "pt_meta.json")
+    before = os.path.getmtime(meta_file)
+    again = run_dynamic(docs, topics, qrels, ["finetune"], work, steps=2, seed=42, index_options=_gr_options(),
+                        method_options={"finetune": {"epochs": 2}}, verbose=False)
+    assert os.path.getmtime(meta_file) == before  # same split, options and seed: D0 index reused
+    first = result.scores[result.scores["method"] == "finetune"].reset_index(drop=True)
+    assert first.equals(again.scores.reset_index(drop=True))
