@@ -6,6 +6,7 @@ import os
 import shutil
 
 import pandas as pd
+import torch
 import pytest
 
 from conftest import build_tiny_index, make_docs
@@ -52,7 +53,7 @@ def snapshot(path: str) -> dict[str, bytes]:
 
 
 def test_registry_names():
-    assert {"finetune", "incremental"} <= set(UPDATE_METHODS)
+    assert set(UPDATE_METHODS) == {"dome", "incremental", "finetune", "memit", "rome"}
 
 
 def test_base_index_does_not_know_new_documents(base_path):
@@ -178,3 +179,61 @@ def test_cli_update_and_remove(index, tmp_path, capsys):
     assert main(["update", index.path, str(corpus.parent), "--method", "finetune"]) == 2
     assert "already in the index" in capsys.readouterr().err
     assert main(["update", index.path, str(corpus), "--method", "nope"]) == 2
+
+
+# ------------------------------------------------------------------------------ model editing
+def in_top(index: GenIndex, docs: list[dict], k: int = 5) -> float:
+    """Share of documents whose own title retrieves them within the top ``k``."""
+    topics = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] for d in docs]})
+    res = index.retriever(num_results=k)(topics)
+    return float((res["qid"] == res["docno"]).sum()) / len(docs)
+
+
+@pytest.mark.parametrize("method", ["dome", "memit", "rome"])
+def test_editing_methods_add_documents_and_keep_old_ones(index, method):
+    new = index.updater(method=method, verbose=False).index(NEW)
+    assert in_top(new, NEW) >= 0.75
+    assert title_hits(new, NEW) >= 0.5
+    assert title_hits(new, OLD) >= 0.85  # editing barely touches the old documents
+    gen = new.meta["generations"][-1]
+    assert gen["method"] == method and gen["docs_added"] == len(NEW)
+    tf = gen["details"]["teacher_forced_hit_rate"]
+    assert tf["new_after"] > tf["new_before"] and tf["old_after"] >= tf["old_before"] - 0.1
+    assert os.path.exists(os.path.join(new.path, "edit", "key_covariance.safetensors"))
+
+
+def test_dome_edits_only_the_critical_layers_ffn_output(index):
+    from safetensors.torch import load_file
+
+    before = {k: v.clone() for k, v in index.backbone().model.state_dict().items()}
+    new = index.updater(method="dome", verbose=False).index(NEW)
+    details = new.meta["generations"][-1]["details"]
+    critical = details["critical_layers"]
+    assert len(critical) == 1 and len(details["patching"]) == 2  # the tiny decoder has 2 layers, 1 is critical
+    assert details["patching"][critical[0]]["hit_drop"] == max(r["hit_drop"] for r in details["patching"])
+    after = new.backbone().model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {f"decoder.block.{critical[0]}.layer.2.DenseReluDense.wo.weight"}
+    with open(os.path.join(new.path, "edit", "state.json")) as f:
+        assert json.load(f)["critical_layers"] == critical
+    moments = load_file(os.path.join(new.path, "edit", "key_covariance.safetensors"))
+    assert set(moments) == {f"layer{critical[0]}.second_moment"}
+    m = moments[f"layer{critical[0]}.second_moment"]
+    assert m.shape == (256, 256) and torch.allclose(m, m.T, atol=1e-5)  # d_ff × d_ff, symmetric
+
+
+def test_dome_reuses_its_state_and_finetuning_drops_it(index):
+    index.updater(method="dome", verbose=False).index(NEW[:4])
+    second = index.updater(method="dome", verbose=False).index(NEW[4:])
+    assert second.meta["generations"][-1]["details"]["critical_layers_from"] == "index"
+    assert in_top(second, NEW) >= 0.75  # the second edit kept the first one's documents
+    third = second.updater(method="finetune", epochs=1, verbose=False).index(
+        [{"docno": "extra1", "title": "extra", "text": "an extra comet document"}])
+    assert not os.path.exists(os.path.join(third.path, "edit"))
+
+
+def test_edit_options_are_checked(index):
+    with pytest.raises(ValueError, match="lambda_start"):
+        index.updater(method="dome", lambda_start=1.5)
+    with pytest.raises(ValueError, match="decoder has layers 0..1"):
+        index.updater(method="memit", layers=[5], verbose=False).index(NEW)

@@ -5,12 +5,18 @@ A new update method is one module plus one line in :data:`UPDATE_METHODS`.
 from __future__ import annotations
 
 from pt_genret.updates.base import UpdateContext, UpdateMethod
+from pt_genret.updates.dome import DomeUpdate
 from pt_genret.updates.finetune import FinetuneUpdate
 from pt_genret.updates.incremental import IncrementalUpdate
+from pt_genret.updates.memit import MemitUpdate
+from pt_genret.updates.rome import RomeUpdate
 
 UPDATE_METHODS: dict[str, type[UpdateMethod]] = {
     "finetune": FinetuneUpdate,
     "incremental": IncrementalUpdate,
+    "dome": DomeUpdate,
+    "memit": MemitUpdate,
+    "rome": RomeUpdate,
 }
 
 

@@ -1,0 +1,54 @@
+"""``dome``: DocID-oriented model editing (DOME).
+
+(a) *Critical layers*: each decoder layer's output is replaced by its mean over a sample of
+old pseudo-queries (per docid position); the layers whose patching costs the most
+teacher-forced retrieval accuracy (hit rate, then docid log-likelihood) are critical. A
+window of consecutive layers is kept and stored in the index (``edit/state.json``), so later
+updates edit the same layers.
+(b) *Edit vectors* ``δ`` per new document and docid position, at the top critical layer,
+minimise the cross-entropy to the hybrid target ``(1-λ)·p_orig + λ·onehot(docid token)``
+with ``λ`` annealed from 0.3 to 1: the soft part keeps the vectors of documents that share
+docid tokens apart, the hard part makes them write the docid.
+(c) *Closed-form update* of the critical layers' FFN output weights, mapping the new keys
+``K1`` to ``V1 = m1 + δ`` while keeping old keys ``K0 → V0`` (their covariance is stored in
+the index), spread over the layers in proportion to ``1/dist(j, l)``.
+"""
+from __future__ import annotations
+
+from pt_genret.updates.editing import FFNSite, TeacherForced, critical_window, layer_patching
+from pt_genret.updates.model_edit import EditUpdate, default_num_critical
+
+
+class DomeUpdate(EditUpdate):
+    """DOME (see the module docstring).
+
+    Args:
+        num_critical_layers: consecutive critical layers to edit (default: 5/24 of the
+            decoder's layers, as in the paper, at least one).
+        probe_queries: old pseudo-queries used to find the critical layers.
+        relocate: find the critical layers again even if the index has them stored.
+        lambda_start, lambda_end: the hybrid-label schedule (0.3 → 1).
+        Further options: see :class:`~pt_genret.updates.model_edit.EditUpdate`.
+    """
+
+    name = "dome"
+    spread = "inverse_distance"
+
+    def __init__(self, num_critical_layers: int | None = None, probe_queries: int = 500, relocate: bool = False,
+                 steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 0.3,
+                 lambda_end: float = 1.0, preservation: float = 1.0, cov_queries: int = 2000,
+                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(steps, lr, weight_decay, lambda_start, lambda_end, preservation, cov_queries,
+                         max_source_length, seed, verbose)
+        if num_critical_layers is not None and num_critical_layers < 1:
+            raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
+        self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate
+
+    def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):
+        size = self.num_critical_layers or default_num_critical(len(sites))
+        stored = state.get("critical_layers")
+        if stored and not self.relocate and len(stored) == min(size, len(sites)):
+            return list(stored), {"critical_layers": list(stored), "critical_layers_from": "index"}
+        report = layer_patching(ctx.backbone, probe.head(self.probe_queries), sites)
+        layers = critical_window(report, size)
+        return layers, {"critical_layers": layers, "critical_layers_from": "patching", "patching": report}

@@ -1,0 +1,381 @@
+"""Model-editing machinery shared by DOME, MEMIT and ROME.
+
+The decoder's feed-forward blocks are read as key→value memories: the input of a block's
+output projection ``W`` (the *key* ``k``, after the activation) is mapped to its output
+``v = W k (+ b)``. An edit changes ``W`` so that keys seen while the model writes a new
+document's docid map to values that make it write that docid, while keys of the old
+documents keep their values. Everything is measured *teacher-forced* at the docid-token
+positions: decoder input ``[start, y1 .. y(T-1)]`` for docid tokens ``y1 .. yT``.
+
+Pieces:
+
+* :func:`ffn_sites`: where the decoder layers, their FFN output projections and (post-LN
+  models) their output LayerNorms are, for T5 and BERT (``minilm``) decoders.
+* :class:`TeacherForced`: (source, docid) rows with cached encoder states.
+* :func:`run`: one teacher-forced decoder pass with hooks that read keys and layer outputs,
+  add edit vectors to a layer's output, or replace it by a mean representation.
+* :func:`key_second_moment`: ``E[k kᵀ]`` over old keys (the covariance MEMIT calls ``C0``).
+* :func:`layer_patching`: the drop in accuracy when a layer's output is replaced by its mean.
+* :func:`optimise_deltas`: edit vectors ``δ`` per new document and docid position.
+* :func:`spread_edits`: the closed-form least-squares update, spread over layers.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyterrier as pt
+import torch
+from torch import nn
+from transformers.modeling_outputs import BaseModelOutput
+
+from pt_genret.backbone import Backbone
+
+
+# ------------------------------------------------------------------------------------- sites
+@dataclass
+class FFNSite:
+    """One decoder layer: its block, FFN output projection and post-residual LayerNorm (if any)."""
+
+    layer: int
+    block: nn.Module
+    proj: nn.Linear
+    norm: nn.LayerNorm | None  # post-LN (BERT): block output = norm(proj(k) + attention output)
+    weight_name: str = ""      # the projection weight's name in the model's state dict
+
+
+def ffn_sites(model: nn.Module) -> list[FFNSite]:
+    """The decoder layers of a T5 or BERT-decoder (``minilm``) model, bottom to top."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    sites: list[FFNSite] = []
+    if decoder is not None and hasattr(decoder, "block"):  # T5: pre-LN, FFN output added to the residual
+        for i, block in enumerate(decoder.block):
+            ff = block.layer[-1]
+            proj = ff.DenseReluDense.wo
+            sites.append(FFNSite(i, block, proj, None))
+    elif decoder is not None and hasattr(decoder, "bert"):  # BertLMHeadModel decoder: post-LN
+        for i, layer in enumerate(decoder.bert.encoder.layer):
+            sites.append(FFNSite(i, layer, layer.output.dense, layer.output.LayerNorm))
+    else:
+        raise ValueError(f"model editing supports T5 and BERT (minilm) decoders, not {type(model).__name__}; "
+                         "use the finetune or incremental update methods")
+    names = {id(p): n for n, p in model.named_parameters()}
+    for s in sites:
+        s.weight_name = names.get(id(s.proj.weight), f"decoder layer {s.layer} FFN output")
+    return sites
+
+
+# ------------------------------------------------------------------------- teacher forcing
+@dataclass
+class Chunk:
+    hidden: torch.Tensor   # (n, S, h) encoder states, float16 on the CPU
+    mask: torch.Tensor     # (n, S) encoder attention mask
+    dec_in: torch.Tensor   # (n, T) decoder input: start token, then the docid shifted right
+    labels: torch.Tensor   # (n, T) docid tokens, -100 beyond each docid's length
+
+    @property
+    def valid(self) -> torch.Tensor:
+        return self.labels != -100
+
+
+class TeacherForced:
+    """(source text, docid tokens) rows, encoded once and kept in chunks of ``chunk_size`` rows."""
+
+    def __init__(self, backbone: Backbone, sources: Sequence[str], targets: Sequence[Sequence[int]],
+                 max_source_length: int = 64, chunk_size: int = 128) -> None:
+        if len(sources) != len(targets) or not len(sources):
+            raise ValueError("teacher forcing needs as many (non-zero) sources as targets")
+        self.targets = [list(t) for t in targets]
+        self.chunks: list[Chunk] = []
+        encoder = backbone.model.get_encoder()
+        with torch.no_grad():
+            for start in range(0, len(sources), chunk_size):
+                src = list(sources[start:start + chunk_size])
+                tgt = self.targets[start:start + chunk_size]
+                enc = backbone.tokenizer(src, padding=True, truncation=True, max_length=max_source_length,
+                                         return_tensors="pt").to(backbone.device)
+                hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+                width = max(len(t) for t in tgt)
+                labels = torch.full((len(tgt), width), -100, dtype=torch.long)
+                for i, t in enumerate(tgt):
+                    labels[i, :len(t)] = torch.tensor(t)
+                shifted = torch.where(labels[:, :-1] < 0, backbone.pad_token_id, labels[:, :-1])
+                start_tok = torch.full((len(tgt), 1), backbone.decoder_start_token_id, dtype=torch.long)
+                self.chunks.append(Chunk(hidden.to(torch.float16).cpu(), enc["attention_mask"].cpu(),
+                                         torch.cat([start_tok, shifted], 1), labels))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def head(self, n: int) -> "TeacherForced":
+        """The first whole chunks holding at least ``n`` rows (shares their tensors)."""
+        view = object.__new__(TeacherForced)
+        view.chunks, rows = [], 0
+        for c in self.chunks:
+            if rows >= n:
+                break
+            view.chunks.append(c)
+            rows += len(c.labels)
+        view.targets = self.targets[:rows]
+        return view
+
+    @property
+    def width(self) -> int:
+        return max(len(t) for t in self.targets)
+
+
+@contextmanager
+def _hooks(handles: list) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _out(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _with(output, value):
+    return (value,) + tuple(output[1:]) if isinstance(output, tuple) else value
+
+
+def run(backbone: Backbone, chunk: Chunk, sites: list[FFNSite], keys: Sequence[int] = (),
+        outputs: Sequence[int] = (), norms: Sequence[int] = (), add: tuple[int, torch.Tensor] | None = None,
+        replace: tuple[int, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, dict[int, torch.Tensor]]]:
+    """One teacher-forced decoder pass over ``chunk``: logits ``(n, T, vocab)`` and what was read.
+
+    ``keys``/``outputs``/``norms``: layers whose FFN keys, block outputs, and post-LN input
+    standard deviations are returned. ``add=(layer, δ)`` adds ``δ (n, T, h)`` to that layer's
+    output; ``replace=(layer, mean)`` replaces its output by ``mean (T', h)`` at every position.
+    """
+    dev = backbone.device
+    seen: dict[str, dict[int, torch.Tensor]] = {"keys": {}, "outputs": {}, "norms": {}}
+    handles = []
+    for j in keys:
+        handles.append(sites[j].proj.register_forward_pre_hook(
+            lambda m, args, j=j: seen["keys"].__setitem__(j, args[0])))
+    for j in norms:
+        norm = sites[j].norm
+        handles.append(norm.register_forward_pre_hook(
+            lambda m, args, j=j: seen["norms"].__setitem__(
+                j, torch.sqrt(args[0].float().var(-1, unbiased=False, keepdim=True) + m.eps))))
+
+    def on_output(module, args, output, j):
+        value = _out(output)
+        if replace is not None and replace[0] == j:
+            mean = replace[1].to(value.dtype)
+            value = mean[:value.shape[1]].unsqueeze(0).expand_as(value).contiguous()
+        if add is not None and add[0] == j:
+            value = value + add[1].to(value.dtype)
+        if j in outputs:
+            seen["outputs"][j] = value
+        return _with(output, value)
+
+    for j in sorted({*outputs, *([add[0]] if add else []), *([replace[0]] if replace else [])}):
+        handles.append(sites[j].block.register_forward_hook(lambda m, a, o, j=j: on_output(m, a, o, j)))
+    with _hooks(handles):
+        logits = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=chunk.hidden.to(dev).float()),
+                                attention_mask=chunk.mask.to(dev), decoder_input_ids=chunk.dec_in.to(dev),
+                                use_cache=False).logits
+    return logits.float(), seen
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row: whether every docid token is the argmax (teacher-forced hit), and its log-likelihood."""
+    labels = labels.to(logits.device)
+    valid = labels != -100
+    logp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    hit = ((logits.argmax(-1) == labels) | ~valid).all(-1)
+    return hit, (logp * valid).sum(-1)
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """No parameter gradients (edit vectors are the only trainable tensors); eval mode."""
+    flags = [p.requires_grad for p in model.parameters()]
+    training = model.training
+    model.eval().requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+        model.train(training)
+
+
+# ---------------------------------------------------------------------------- old knowledge
+@torch.no_grad()
+def key_second_moment(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite],
+                      layers: Sequence[int]) -> dict[int, tuple[torch.Tensor, int]]:
+    """``E[k kᵀ]`` (float64, on the CPU) and the number of keys it averages, per layer."""
+    sums: dict[int, torch.Tensor] = {}
+    count = 0
+    with frozen(backbone.model):
+        for chunk in rows.chunks:
+            _, seen = run(backbone, chunk, sites, keys=layers)
+            valid = chunk.valid.to(backbone.device)
+            for j in layers:
+                k = seen["keys"][j][valid].double()
+                sums[j] = sums.get(j, 0) + (k.T @ k).cpu()
+            count += int(valid.sum())
+    return {j: (sums[j] / count, count) for j in layers}
+
+
+@torch.no_grad()
+def layer_patching(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite]) -> list[dict]:
+    """For each decoder layer, the drop in teacher-forced hit rate and docid log-likelihood on
+    ``rows`` when the layer's output is replaced by its mean over the rows (per position)."""
+    with frozen(backbone.model):
+        base_hit, base_ll, sums, counts = [], [], {}, torch.zeros(rows.width, 1)
+        for chunk in rows.chunks:
+            logits, seen = run(backbone, chunk, sites, outputs=range(len(sites)))
+            hit, ll = accuracy(logits, chunk.labels)
+            base_hit.append(hit.float().cpu()); base_ll.append(ll.cpu())
+            valid = chunk.valid.unsqueeze(-1).float()
+            width = chunk.labels.shape[1]
+            counts[:width] += valid.sum(0)
+            for j, out in seen["outputs"].items():
+                s = (out.float().cpu() * valid).sum(0)
+                sums.setdefault(j, torch.zeros(rows.width, s.shape[-1]))[:width] += s
+        base_hit, base_ll = torch.cat(base_hit).mean().item(), torch.cat(base_ll).mean().item()
+        report = []
+        for j in range(len(sites)):
+            mean = sums[j] / counts.clamp(min=1)
+            hits, lls = [], []
+            for chunk in rows.chunks:
+                logits, _ = run(backbone, chunk, sites, replace=(j, mean.to(backbone.device)))
+                hit, ll = accuracy(logits, chunk.labels)
+                hits.append(hit.float().cpu()); lls.append(ll.cpu())
+            report.append({"layer": j, "hit_rate": round(torch.cat(hits).mean().item(), 4),
+                           "log_likelihood": round(torch.cat(lls).mean().item(), 4),
+                           "hit_drop": round(base_hit - torch.cat(hits).mean().item(), 4),
+                           "log_likelihood_drop": round(base_ll - torch.cat(lls).mean().item(), 4)})
+    return report
+
+
+def critical_window(report: list[dict], size: int) -> list[int]:
+    """The ``size`` consecutive layers whose patching hurts most (hit-rate drop, then log-likelihood drop)."""
+    size = max(1, min(size, len(report)))
+    best = max(range(len(report) - size + 1),
+               key=lambda s: (round(sum(r["hit_drop"] for r in report[s:s + size]), 6),
+                              sum(r["log_likelihood_drop"] for r in report[s:s + size]), s))
+    return list(range(best, best + size))
+
+
+# ---------------------------------------------------------------------------- edit vectors
+def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, num_docs: int,
+                    sites: list[FFNSite], layer: int, steps: int = 40, lr: float = 0.1,
+                    lambda_start: float = 0.3, lambda_end: float = 1.0, weight_decay: float = 1e-3,
+                    seed: int = 42, verbose: bool = False) -> tuple[torch.Tensor, dict]:
+    """Edit vectors ``δ (docs, T, h)``, added to ``layer``'s output at each docid position, that
+    make the model write each document's docid for each of its rows.
+
+    Loss: cross-entropy between the edited prediction and the hybrid target
+    ``(1-λ)·p_orig + λ·onehot(docid token)``, λ going linearly from ``lambda_start`` to
+    ``lambda_end``; plus ``weight_decay·|δ|²``. All rows of a chunk share one forward pass.
+    """
+    torch.manual_seed(seed)
+    dev = backbone.device
+    width, h = rows.width, sites[layer].proj.out_features
+    delta = torch.zeros(num_docs, width, h, device=dev, requires_grad=True)
+    optimiser = torch.optim.Adam([delta], lr=lr)
+    row_doc_t = torch.as_tensor(row_doc, device=dev)
+    starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
+    with frozen(backbone.model):
+        with torch.no_grad():
+            p_orig = [torch.softmax(run(backbone, c, sites)[0], -1) for c in rows.chunks]
+        for step in pt.tqdm(range(steps), desc="edit vectors", unit="step", disable=not verbose):
+            lam = lambda_start + (lambda_end - lambda_start) * step / max(1, steps - 1)
+            optimiser.zero_grad()
+            total = 0.0
+            for c, p, s in zip(rows.chunks, p_orig, starts):
+                valid = c.valid.to(dev)
+                d = delta[row_doc_t[s:s + len(c.labels)], :c.labels.shape[1]] * valid.unsqueeze(-1)
+                logits, _ = run(backbone, c, sites, add=(layer, d))
+                target = (1 - lam) * p
+                target.scatter_add_(-1, c.labels.clamp(min=0).to(dev).unsqueeze(-1),
+                                    torch.full(valid.shape + (1,), lam, device=dev))
+                ce = -(target * torch.log_softmax(logits, -1)).sum(-1)
+                loss = (ce * valid).sum() / valid.sum().clamp(min=1) * len(c.labels) / len(rows)
+                loss.backward()
+                total += loss.item()
+            (weight_decay * delta.pow(2).sum(-1).mean()).backward()
+            optimiser.step()
+        with torch.no_grad():
+            hits = []
+            for c, s in zip(rows.chunks, starts):
+                d = delta[row_doc_t[s:s + len(c.labels)], :c.labels.shape[1]] * c.valid.to(dev).unsqueeze(-1)
+                hits.append(accuracy(run(backbone, c, sites, add=(layer, d))[0], c.labels)[0].float())
+    return delta.detach(), {"delta_loss": round(total, 4), "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4)}
+
+
+# -------------------------------------------------------------------------- closed-form edit
+@torch.no_grad()
+def targets_at(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, sites: list[FFNSite],
+               layer: int, delta: torch.Tensor) -> list[torch.Tensor]:
+    """Per chunk, the target output ``z = h + δ`` of ``layer`` at each row and position (unedited model)."""
+    out, start = [], 0
+    with frozen(backbone.model):
+        for c in rows.chunks:
+            _, seen = run(backbone, c, sites, outputs=[layer])
+            d = delta[torch.as_tensor(row_doc[start:start + len(c.labels)]), :c.labels.shape[1]]
+            out.append((seen["outputs"][layer].float() + d.to(backbone.device)).cpu())
+            start += len(c.labels)
+    return out
+
+
+def to_value_space(site: FFNSite, change: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
+    """A wanted change of the layer output as a change of the FFN output projection's output.
+
+    Pre-LN (T5): the FFN output is added to the residual stream, so the change is the same.
+    Post-LN (BERT): the output is ``LN(v + a)``; to first order a change ``Δ`` of the output
+    needs ``Δ·σ/γ`` before the LayerNorm (``σ`` its input's standard deviation, ``γ`` its scale).
+    """
+    if site.norm is None:
+        return change
+    gamma = site.norm.weight.detach().float().cpu()
+    gamma = torch.where(gamma.abs() < 1e-3, torch.full_like(gamma, 1e-3).copysign(gamma), gamma)
+    return change * sigma / gamma
+
+
+@torch.no_grad()
+def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], layers: Sequence[int],
+                 target_layer: int, targets: list[torch.Tensor], moments: dict[int, tuple[torch.Tensor, float]],
+                 weights: Sequence[float], ridge: float = 1e-4, verbose: bool = False) -> dict[int, torch.Tensor]:
+    """Write the target outputs into the FFN output weights of ``layers``, bottom layer first.
+
+    Before editing layer ``j`` the remaining residual ``r = z − h`` at ``target_layer`` is
+    measured on the partly edited model; layer ``j`` takes the share ``w_j / Σ w`` (over the
+    layers not yet edited) of it. Its weight change solves, in closed form,
+    ``min ‖Δ K0‖² + ‖(W+Δ) K1 − V1‖²``:  ``Δ = R K1ᵀ (C0 + K1 K1ᵀ)⁻¹`` with ``R = V1 − W K1``
+    and ``C0 = n0·E[k kᵀ]`` from ``moments[j] = (E[k kᵀ], n0)``. Returns the new keys per layer.
+    """
+    new_keys: dict[int, torch.Tensor] = {}
+    order = sorted(layers)
+    for pos, j in enumerate(pt.tqdm(order, desc="editing layers", unit="layer", disable=not verbose)):
+        share = weights[pos] / sum(weights[pos:])
+        site = sites[j]
+        ks, rs = [], []
+        with frozen(backbone.model):
+            for c, z in zip(rows.chunks, targets):
+                _, seen = run(backbone, c, sites, keys=[j], outputs=[target_layer],
+                              norms=[j] if site.norm is not None else [])
+                valid = c.valid
+                change = share * (z - seen["outputs"][target_layer].float().cpu())
+                sigma = seen["norms"][j].cpu() if site.norm is not None else None
+                rs.append(to_value_space(site, change, sigma)[valid])
+                ks.append(seen["keys"][j].float().cpu()[valid])
+        k1, r = torch.cat(ks).double(), torch.cat(rs).double()
+        moment, n0 = moments[j]
+        c0 = n0 * moment
+        a = c0 + k1.T @ k1
+        a += ridge * (torch.trace(a) / a.shape[0] + 1e-8) * torch.eye(a.shape[0], dtype=a.dtype)
+        update = torch.linalg.solve(a, k1.T @ r).T  # (out, in)
+        site.proj.weight.add_(update.to(site.proj.weight.dtype).to(site.proj.weight.device))
+        new_keys[j] = k1
+    return new_keys

@@ -1,0 +1,31 @@
+"""``memit``: MEMIT (Meng et al., 2023) as a baseline under the update interface.
+
+Edit vectors with hard labels only (``λ = 1``) at the top of a fixed range of decoder layers
+(default: all of them), then the same closed-form least-squares update as DOME with the
+old-key covariance, spread *evenly*: each layer, bottom first, takes ``1/(layers left)`` of
+the residual still missing at the top layer.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from pt_genret.updates.editing import FFNSite, TeacherForced
+from pt_genret.updates.model_edit import EditUpdate, layer_list
+
+
+class MemitUpdate(EditUpdate):
+    """MEMIT over ``layers`` (default: every decoder layer); further options: see
+    :class:`~pt_genret.updates.model_edit.EditUpdate`."""
+
+    name = "memit"
+    spread = "even"
+
+    def __init__(self, layers: Sequence[int] | None = None, steps: int = 40, lr: float = 0.1,
+                 weight_decay: float = 1e-3, preservation: float = 1.0, cov_queries: int = 2000,
+                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(steps, lr, weight_decay, 1.0, 1.0, preservation, cov_queries, max_source_length, seed,
+                         verbose)
+        self.layers = list(layers) if layers is not None else None
+
+    def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):
+        return layer_list(self.layers, sites), {}

@@ -1,0 +1,174 @@
+"""The flow shared by the model-editing update methods (DOME, MEMIT, ROME).
+
+1. Choose the decoder layers to edit (:meth:`EditUpdate.choose_layers`).
+2. Old knowledge: ``E[k kᵀ]`` of the old documents' keys at those layers, read from the
+   index's ``edit/key_covariance.safetensors`` or computed on a seeded sample of old
+   pseudo-queries (and then saved with the new generation).
+3. Edit vectors ``δ`` per new document and docid position, at the top edited layer.
+4. The weight change (:meth:`EditUpdate.apply`); the new keys join the stored second moment,
+   so the next update also preserves this one's documents.
+
+The edit state in ``edit/`` (second moments, chosen layers, the patching report) is kept
+from generation to generation; a fine-tuning update drops it (the weights it describes
+changed), and the next edit recomputes it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from pt_genret.updates.base import UpdateContext, UpdateMethod, edit_dir
+from pt_genret.updates.editing import (FFNSite, TeacherForced, accuracy, ffn_sites, frozen, key_second_moment,
+                                       optimise_deltas, run, spread_edits, targets_at)
+
+COVARIANCE_FILE = "key_covariance.safetensors"
+STATE_FILE = "state.json"
+
+
+class EditUpdate(UpdateMethod):
+    """Base of the closed-form editing methods; subclasses choose layers, labels and the spread.
+
+    Args:
+        steps, lr, weight_decay: optimisation of the edit vectors δ (Adam).
+        lambda_start, lambda_end: hard-label weight λ of the target ``(1-λ)·p_orig + λ·onehot``,
+            annealed linearly over the steps (1, 1: hard labels only).
+        preservation: weight of the old keys: ``C0 = preservation · n0 · E[k kᵀ]``, with ``n0``
+            the number of old keys (old pseudo-queries × docid length).
+        cov_queries: old pseudo-queries sampled to estimate ``E[k kᵀ]`` (when not stored yet).
+        max_source_length: query truncation, as in training.
+    """
+
+    keeps_edit_state = True
+    #: weights of the layers in the spread, bottom to top (``None``: equal)
+    spread: str = "even"
+
+    def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,
+                 lambda_end: float = 1.0, preservation: float = 1.0, cov_queries: int = 2000,
+                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(seed, verbose)
+        if not 0 <= lambda_start <= 1 or not 0 <= lambda_end <= 1:
+            raise ValueError(f"lambda_start and lambda_end must lie in [0, 1], got {lambda_start}, {lambda_end}")
+        if preservation < 0:
+            raise ValueError(f"preservation must be >= 0, got {preservation}")
+        self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
+        self.lambda_start, self.lambda_end = lambda_start, lambda_end
+        self.preservation, self.cov_queries, self.max_source_length = preservation, cov_queries, max_source_length
+        self._state: dict[str, Any] = {}
+        self._moments: dict[int, torch.Tensor] = {}
+
+    # to specialise ------------------------------------------------------------------------
+    def choose_layers(self, ctx: UpdateContext, sites: list[FFNSite], probe: TeacherForced,
+                      state: dict) -> tuple[list[int], dict]:
+        """The layers to edit (ascending) and facts to record; ``state`` is the stored edit state."""
+        raise NotImplementedError
+
+    def layer_weights(self, layers: list[int], target: int) -> list[float]:
+        """Share of the update each layer takes (bottom to top): equal, or ``1/dist(j, target)``."""
+        if self.spread == "inverse_distance":
+            return [1.0 / (abs(target - j) + 1) for j in layers]
+        return [1.0] * len(layers)
+
+    def apply(self, ctx: UpdateContext, sites: list[FFNSite], rows: TeacherForced, row_doc: np.ndarray,
+              layers: list[int], targets: list[torch.Tensor], moments: dict[int, tuple[torch.Tensor, float]]
+              ) -> dict[int, torch.Tensor]:
+        """Change the weights so ``layers[-1]`` outputs ``targets``; returns the new keys per layer."""
+        return spread_edits(ctx.backbone, rows, sites, layers, layers[-1], targets, moments,
+                            self.layer_weights(layers, layers[-1]), verbose=self.verbose)
+
+    # the flow -------------------------------------------------------------------------------
+    def update(self, ctx: UpdateContext) -> dict[str, Any]:
+        backbone = ctx.backbone
+        sites = ffn_sites(backbone.model)
+        if ctx.old_queries.empty:
+            raise ValueError(f"model editing preserves the old documents' keys, read from their pseudo-queries, "
+                             f"but {ctx.path!r} has none saved (built without a query generator)")
+        state, stored = _load_state(ctx.path)
+        sample = ctx.old_examples(limit=self.cov_queries, seed=self.seed)
+        old_rows = TeacherForced(backbone, [e.source for e in sample], [e.target for e in sample],
+                                 self.max_source_length)
+        layers, details = self.choose_layers(ctx, sites, old_rows, state)
+        n0 = float(sum(len(ctx.old_tokens[d]) for d in ctx.old_queries["docno"]))
+        missing = [j for j in layers if j not in stored]
+        if missing:
+            stored.update({j: m for j, (m, _) in key_second_moment(backbone, old_rows, sites, missing).items()})
+        moments = {j: (self.preservation * stored[j].double(), n0) for j in layers}
+
+        examples = ctx.new_query_examples()
+        doc_of = {tuple(t): i for i, t in enumerate(ctx.new_tokens.values())}
+        row_doc = np.array([doc_of[tuple(e.target)] for e in examples])
+        rows = TeacherForced(backbone, [e.source for e in examples], [e.target for e in examples],
+                             self.max_source_length)
+        old_before, new_before = _hit_rate(backbone, old_rows, sites), _hit_rate(backbone, rows, sites)
+        delta, delta_info = optimise_deltas(backbone, rows, row_doc, len(doc_of), sites, layers[-1], self.steps,
+                                            self.lr, self.lambda_start, self.lambda_end, self.weight_decay,
+                                            self.seed, self.verbose)
+        targets = targets_at(backbone, rows, row_doc, sites, layers[-1], delta.cpu())
+        new_keys = self.apply(ctx, sites, rows, row_doc, layers, targets, moments)
+
+        # the new documents' keys become old knowledge for the next update
+        for j, k1 in new_keys.items():
+            stored[j] = ((n0 * stored[j].double() + k1.T @ k1) / (n0 + len(k1))).float()
+        self._moments = stored
+        self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")},
+                           keys_sampled=len(old_rows))
+        return dict(details, edited_layers=layers, edited_weights=[sites[j].weight_name for j in layers],
+                    new_rows=len(rows), old_rows_sampled=len(old_rows), old_keys=int(n0),
+                    teacher_forced_hit_rate={"old_before": old_before, "old_after": _hit_rate(backbone, old_rows, sites),
+                                             "new_before": new_before, "new_after": _hit_rate(backbone, rows, sites)},
+                    **delta_info)
+
+    def save_state(self, folder: str) -> None:
+        if not self._moments:
+            return
+        out = edit_dir(folder)
+        os.makedirs(out, exist_ok=True)
+        save_file({f"layer{j}.second_moment": m.float().contiguous() for j, m in sorted(self._moments.items())},
+                  os.path.join(out, COVARIANCE_FILE), metadata={"what": "mean k k^T of FFN output-projection inputs "
+                                                                "at docid positions, per decoder layer"})
+        with open(os.path.join(out, STATE_FILE), "w") as f:
+            json.dump(self._state, f, indent=1)
+
+
+def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:
+    """The stored edit state of an index: (state.json, per-layer second moments)."""
+    folder = edit_dir(path)
+    state, moments = {}, {}
+    if os.path.exists(os.path.join(folder, STATE_FILE)):
+        with open(os.path.join(folder, STATE_FILE)) as f:
+            state = json.load(f)
+    if os.path.exists(os.path.join(folder, COVARIANCE_FILE)):
+        for name, tensor in load_file(os.path.join(folder, COVARIANCE_FILE)).items():
+            moments[int(name.split(".")[0][len("layer"):])] = tensor
+    return state, moments
+
+
+@torch.no_grad()
+def _hit_rate(backbone, rows: TeacherForced, sites) -> float:
+    """Teacher-forced docid hit rate (every token the argmax) of the rows."""
+    hits = []
+    with frozen(backbone.model):
+        for c in rows.chunks:
+            hits.append(accuracy(run(backbone, c, sites)[0], c.labels)[0].float().cpu())
+    return round(torch.cat(hits).mean().item(), 4)
+
+
+def default_num_critical(num_layers: int) -> int:
+    """As many critical layers as the DOME paper's 5 of 24 decoder layers, at least one."""
+    return max(1, math.ceil(num_layers * 5 / 24))
+
+
+def layer_list(layers: Sequence[int] | None, sites: list[FFNSite]) -> list[int]:
+    """Validated ascending layer numbers (``None``: every decoder layer)."""
+    if layers is None:
+        return list(range(len(sites)))
+    out = sorted({int(j) for j in layers})
+    bad = [j for j in out if not 0 <= j < len(sites)]
+    if bad or not out:
+        raise ValueError(f"decoder layers {list(layers)} invalid: the decoder has layers 0..{len(sites) - 1}")
+    return out

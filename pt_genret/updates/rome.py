@@ -1,0 +1,68 @@
+"""``rome``: ROME (Meng et al., 2022) as a baseline under the update interface.
+
+One decoder layer's FFN output weight ``W`` gets one rank-one edit per new document and
+docid position, one after the other: with ``k`` the mean key of that position over the
+document's pseudo-queries and ``v*`` the wanted value (current value plus the edit vector,
+hard labels), ``W ← W + (v* − W k) (C⁻¹k)ᵀ / (kᵀ C⁻¹ k)``, ``C = E[k kᵀ]`` over old keys.
+Each edit is exact for its own key and minimal in the ``C`` norm, but nothing protects
+earlier edits or old documents as a whole, which is why ROME forgets most in the paper.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pt_genret.updates.editing import (FFNSite, TeacherForced, critical_window, frozen, layer_patching, run,
+                                       to_value_space)
+from pt_genret.updates.model_edit import EditUpdate, layer_list
+
+
+class RomeUpdate(EditUpdate):
+    """ROME on ``layer`` (default: the most critical decoder layer, found by patching as in
+    DOME); further options: see :class:`~pt_genret.updates.model_edit.EditUpdate`."""
+
+    name = "rome"
+
+    def __init__(self, layer: int | None = None, probe_queries: int = 500, steps: int = 40, lr: float = 0.1,
+                 weight_decay: float = 1e-3, cov_queries: int = 2000, max_source_length: int = 64, seed: int = 42,
+                 verbose: bool = True) -> None:
+        super().__init__(steps, lr, weight_decay, 1.0, 1.0, 1.0, cov_queries, max_source_length, seed, verbose)
+        self.layer, self.probe_queries = layer, probe_queries
+
+    def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):
+        if self.layer is not None:
+            return layer_list([self.layer], sites), {}
+        report = layer_patching(ctx.backbone, probe.head(self.probe_queries), sites)
+        return critical_window(report, 1), {"patching": report}
+
+    @torch.no_grad()
+    def apply(self, ctx, sites, rows, row_doc, layers, targets, moments):
+        (j,) = layers
+        site, backbone = sites[j], ctx.backbone
+        keys, wanted, groups = [], [], []
+        start = 0
+        with frozen(backbone.model):
+            for c, z in zip(rows.chunks, targets):
+                _, seen = run(backbone, c, sites, keys=[j], outputs=[j], norms=[j] if site.norm is not None else [])
+                sigma = seen["norms"][j].cpu() if site.norm is not None else None
+                change = to_value_space(site, z - seen["outputs"][j].float().cpu(), sigma)
+                k = seen["keys"][j].float().cpu()
+                value = k @ site.proj.weight.detach().float().cpu().T + change  # bias cancels in v* − W k
+                valid = c.valid
+                docs = torch.as_tensor(row_doc[start:start + len(c.labels)]).unsqueeze(1).expand_as(valid)
+                pos = torch.arange(valid.shape[1]).unsqueeze(0).expand_as(valid)
+                keys.append(k[valid]); wanted.append(value[valid])
+                groups.append(docs[valid] * rows.width + pos[valid])
+                start += len(c.labels)
+        keys, wanted, groups = torch.cat(keys).double(), torch.cat(wanted).double(), torch.cat(groups)
+        moment = moments[j][0]
+        inverse = torch.linalg.inv(moment + 1e-4 * (torch.trace(moment) / len(moment) + 1e-8)
+                                   * torch.eye(len(moment), dtype=moment.dtype))
+        weight = site.proj.weight
+        for g in torch.unique(groups).tolist():  # one document position at a time, in order
+            sel = groups == g
+            k, v = keys[sel].mean(0), wanted[sel].mean(0)
+            u = inverse @ k
+            r = v - weight.detach().double().cpu() @ k
+            weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
+        return {j: keys}
