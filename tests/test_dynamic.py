@@ -96,7 +96,7 @@ def known(tmp_path_factory):
                           "label": 1})
     work = tmp_path_factory.mktemp("dyn")
     result = run_dynamic(docs, topics, qrels, ["bm25"], str(work / "work"), steps=2, initial_fraction=0.5,
-                         seed=42, verbose=False)
+                         seed=42, all_groups=True, verbose=False)
     return result, batches, work, (docs, topics, qrels)
 
 
@@ -123,7 +123,7 @@ def test_protocol_scores_the_known_answer(known):
 def test_split_mode_scores_a_mixed_query_in_both_groups(known):
     _, _, work, (docs, topics, qrels) = known
     result = run_dynamic(docs, topics, qrels, ["bm25"], str(work / "split"), steps=2, seed=42, mixed="split",
-                         verbose=False)
+                         all_groups=True, verbose=False)
     assert result.excluded == []
     counts = result.scores.query("measure == 'Success@1' and step == 2").set_index("group")["queries"].to_dict()
     assert counts == {0: 11, 1: 6, 2: 5}
@@ -248,7 +248,7 @@ def gr_run(tmp_path_factory):
     pytest.importorskip("pt_genret.updates")
     docs, topics, qrels = _gr_collection()
     work = str(tmp_path_factory.mktemp("dyn-gr") / "work")
-    result = run_dynamic(docs, topics, qrels, ["finetune", "incremental", "bm25"], work, steps=2, seed=42,
+    result = run_dynamic(docs, topics, qrels, ["finetune", "dome", "bm25"], work, steps=2, seed=42,
                          index_options=_gr_options(), method_options={"finetune": {"epochs": 2}},
                          keep_indexes=True, verbose=False)
     return result, work, (docs, topics, qrels)
@@ -260,7 +260,7 @@ def test_gr_methods_start_from_one_d0_index_and_add_every_batch(gr_run):
     result, work, (docs, _, _) = gr_run
     d0 = GenIndex(os.path.join(work, "d0.gr"))
     assert len(d0) == len(result.batches[0]) and not d0.meta.get("generations")  # the shared index is untouched
-    for method in ("finetune", "incremental"):
+    for method in ("finetune", "dome"):
         final = GenIndex(os.path.join(work, "systems", method, "index.gr"))
         assert len(final) == len(docs)
         gens = [g for g in final.meta["generations"]]
@@ -269,12 +269,14 @@ def test_gr_methods_start_from_one_d0_index_and_add_every_batch(gr_run):
     assert result.docid_types["finetune"] == "title"
     s = result.scores
     step0 = s[s["step"] == 0].set_index(["method", "measure"])["value"]
-    assert step0["finetune"].equals(step0["incremental"])  # both start from the same D0 model
-    # every (method, step, group <= step, measure) is scored, with a value in [0, 1]
-    assert len(s) == 3 * (1 + 2 + 3) * 2 and s["value"].between(0, 1).all()
+    assert step0["finetune"].equals(step0["dome"])  # both start from the same D0 model
+    # groups 0 and i are scored after step i (only what the tables need), with values in [0, 1]
+    assert set(map(tuple, s[["step", "group"]].drop_duplicates().values.tolist())) == {(0, 0), (1, 0), (1, 1),
+                                                                                       (2, 0), (2, 2)}
+    assert len(s) == 3 * 5 * 2 and s["value"].between(0, 1).all()
     t = result.timings.set_index(["method", "step"])
     assert t.loc[("finetune", 0), "seconds"] == pytest.approx(d0.meta["build_seconds"])
-    gr_steps = t.loc[["finetune", "incremental"]].query("step > 0")
+    gr_steps = t.loc[["finetune", "dome"]].query("step > 0")
     assert (gr_steps["seconds"] > 0).all() and (gr_steps["reported_seconds"] <= gr_steps["seconds"] + 1e-6).all()
     assert t.loc[("bm25", 1), "reported_seconds"] is None or pd.isna(t.loc[("bm25", 1), "reported_seconds"])
 

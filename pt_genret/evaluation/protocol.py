@@ -1,9 +1,9 @@
 """The dynamic-corpus protocol: train on D0, add D1..Dn one batch at a time, score after each step.
 
 For every method the protocol records, after each step ``i`` (``i = 0`` is ``D0`` alone), the mean of
-each measure over the queries of every group ``g <= i`` (group 0: queries about initial documents;
-group ``g``: queries about the documents new at step ``g``, see :func:`~.split.query_groups`), judged
-only against documents present at step ``i``. Summary figures (:mod:`.report`) read this table:
+each measure over the queries of group 0 (queries about initial documents) and of group ``i`` (queries
+about the documents new at step ``i``; every group ``g <= i`` with ``all_groups``; see
+:func:`~.split.query_groups`), judged only against documents present at step ``i``. Summary figures (:mod:`.report`) read this table:
 
 * ``F_n  = mean_{i=1..n} (S_0(D0) - S_0(Di))`` -- forgetting of the initial documents,
 * ``GA_n = mean_{i=1..n} S_i(Di)`` -- effectiveness on the documents new at each step,
@@ -76,11 +76,13 @@ def per_query(measures: list, qrels: pd.DataFrame, run: pd.DataFrame, qids: list
     return out
 
 
-def score_step(run: pd.DataFrame, groups: pd.DataFrame, present: set[str], step: int, measures: list) -> list[dict]:
-    """Mean of each measure per group ``g <= step``, judged against the documents in ``present``."""
+def score_step(run: pd.DataFrame, groups: pd.DataFrame, present: set[str], step: int, measures: list,
+               which: list[int] | None = None) -> list[dict]:
+    """Mean of each measure per group ``g <= step`` (or per group in ``which``), judged against the
+    documents in ``present``."""
     rows = []
     judged = groups[groups["docno"].isin(present)]
-    for g in range(step + 1):
+    for g in (range(step + 1) if which is None else which):
         qrels = judged[judged["group"] == g]
         qids = sorted(qrels[qrels["label"] > 0]["qid"].unique())
         values = per_query(measures, qrels, run, qids)
@@ -129,7 +131,7 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 mixed: str = "exclude", index_options: dict | None = None,
                 method_options: dict[str, dict] | None = None, retriever_options: dict | None = None,
                 train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
-                keep_indexes: bool = False, verbose: bool = True) -> DynamicResult:
+                keep_indexes: bool = False, all_groups: bool = False, verbose: bool = True) -> DynamicResult:
     """Run the dynamic-corpus protocol for ``methods`` (GR update methods and/or ``bm25``, ``dense``).
 
     Args:
@@ -149,6 +151,9 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
         train_topics, train_qrels: real training queries for the D0 index (judgements of documents
             outside D0 are dropped; updates see documents only).
         keep_indexes: keep every method's final index under ``work_dir`` instead of deleting it.
+        all_groups: after step ``i`` also score the groups ``1..i-1`` (how earlier new documents fare
+            later); by default only group 0 and group ``i`` are scored, which is all the tables need
+            and saves decoding their queries.
     """
     methods = check_methods(list(methods))
     measures = parse_metrics(measures)
@@ -167,7 +172,6 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
         raise ValueError(f"{len(unknown)} judged queries have no text in topics, e.g. {sorted(unknown)[:3]}")
     if not (groups["label"] > 0).any():
         raise ValueError("no query has a relevant document in the collection: nothing to score")
-    query_group = groups.groupby("qid")["group"].min()
     by_step = {i: docs[docs["docno"].isin(set(b))].reset_index(drop=True) for i, b in enumerate(batches)}
     num_results = _num_results(measures)
     os.makedirs(work_dir, exist_ok=True)
@@ -201,9 +205,10 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 if step == 0 and method not in BASELINES and shared_d0_scores is not None:
                     rows = shared_d0_scores  # every GR method starts from the same D0 index
                 else:
-                    qids = query_group[query_group <= step].index
-                    run = system.retriever()(topics[topics["qid"].isin(set(qids))][["qid", "query"]])
-                    rows = score_step(run, groups, present, step, measures)
+                    which = list(range(step + 1)) if all_groups else sorted({0, step})
+                    qids = set(groups[groups["group"].isin(which)]["qid"])
+                    run = system.retriever()(topics[topics["qid"].isin(qids)][["qid", "query"]])
+                    rows = score_step(run, groups, present, step, measures, which)
                     if step == 0 and method not in BASELINES:
                         shared_d0_scores = rows
                 score_rows.extend({"method": method, **r} for r in rows)
@@ -217,7 +222,7 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
     settings = {"steps": steps, "initial_fraction": initial_fraction, "seed": seed, "mixed": mixed,
                 "num_docs": len(docs), "batch_sizes": [len(b) for b in batches],
                 "index_options": index_options or {}, "method_options": method_options,
-                "retriever_options": retriever_options or {}, "num_results": num_results}
+                "retriever_options": retriever_options or {}, "num_results": num_results, "all_groups": all_groups}
     return DynamicResult(batches=batches, groups=groups, excluded=excluded, scores=pd.DataFrame(score_rows),
                          timings=pd.DataFrame(time_rows), methods=methods, docid_types=docid_types,
                          measures=[str(m) for m in measures], settings=settings)
