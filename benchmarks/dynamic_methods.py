@@ -6,7 +6,7 @@ Full tables, curves and raw scores go to OUT (see docs/dynamic.md).
 
     python benchmarks/dynamic_methods.py [DATASET] [--out OUT] [--max-docs 600] [--epochs 3] ...
 
-The defaults are CPU-sized: SciFact's test queries, their judged documents plus random others up to
+The defaults are CPU-sized: SciFact's train queries (GR sees only pseudo-queries), their judged documents plus random others up to
 ``--max-docs``, the MiniLM backbone (frozen encoder) for 3 epochs, 5 steps of new documents.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset", nargs="?", default=os.path.join("..", "shared", "data", "scifact"))
     p.add_argument("--out", default="runs/dynamic-methods")
     p.add_argument("--methods", help="comma-separated; default: every GR update method, then bm25 and dense")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="train", help="evaluation queries (the shared SciFact copy has train only)")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--initial-fraction", type=float, default=0.5)
     p.add_argument("--max-docs", type=int, default=600)

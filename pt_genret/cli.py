@@ -186,7 +186,7 @@ def cmd_dynamic(args: argparse.Namespace) -> None:
                          measures=args.metrics, mixed=args.mixed, index_options=index_options,
                          method_options=parse_method_options(args.option, methods),
                          train_topics=train_topics, train_qrels=train_qrels, keep_indexes=args.keep_indexes,
-                         all_groups=args.all_groups, verbose=True)
+                         all_groups=args.all_groups, resume=args.resume, verbose=True)
     paths = write_report(result, args.out)
     print(f"\n{to_markdown(summary_table(result))}")
     print(f"done in {time.time() - started:.0f}s; tables, curves and raw scores in {args.out} "
@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                    help="extra updater argument (repeatable); without METHOD. it applies to every GR method")
     d.add_argument("--keep-indexes", action="store_true", help="keep every method's final index under the work dir")
+    d.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="run every method again instead of reusing results saved in the work dir by a run with "
+                        "the same settings")
     d.add_argument("--all-groups", action="store_true",
                    help="after step i also score the queries of D1..D(i-1) (scores.csv); slower")
     d.add_argument("--seed", type=int, default=42)

@@ -286,7 +286,22 @@ def test_gr_protocol_is_seeded_and_reuses_the_d0_index(gr_run):
     meta_file = os.path.join(work, "d0.gr", "pt_meta.json")
     before = os.path.getmtime(meta_file)
     again = run_dynamic(docs, topics, qrels, ["finetune"], work, steps=2, seed=42, index_options=_gr_options(),
-                        method_options={"finetune": {"epochs": 2}}, verbose=False)
+                        method_options={"finetune": {"epochs": 2}}, resume=False, verbose=False)
     assert os.path.getmtime(meta_file) == before  # same split, options and seed: D0 index reused
     first = result.scores[result.scores["method"] == "finetune"].reset_index(drop=True)
-    assert first.equals(again.scores.reset_index(drop=True))
+    assert first.equals(again.scores.reset_index(drop=True))  # recomputed: the same numbers
+
+
+def test_finished_methods_are_reused_unless_their_settings_change(gr_run):
+    result, work, (docs, topics, qrels) = gr_run
+    kwargs = dict(steps=2, seed=42, index_options=_gr_options(), verbose=False)
+    same = run_dynamic(docs, topics, qrels, ["bm25", "dome"], work, **kwargs)
+    old_t = result.timings.set_index(["method", "step"])
+    new_t = same.timings.set_index(["method", "step"])
+    # wall-clock seconds repeat exactly only when the saved results were read back
+    assert new_t.loc["dome", "seconds"].tolist() == old_t.loc["dome", "seconds"].tolist()
+    assert new_t.loc["bm25", "seconds"].tolist() == old_t.loc["bm25", "seconds"].tolist()
+    assert same.score("dome", "Success@10", 2, 2) == result.score("dome", "Success@10", 2, 2)
+    changed = run_dynamic(docs, topics, qrels, ["finetune"], work, method_options={"finetune": {"epochs": 1}},
+                          **kwargs)
+    assert changed.timings["seconds"][1:].tolist() != old_t.loc["finetune", "seconds"][1:].tolist()

@@ -119,6 +119,32 @@ def build_d0_index(path: str, docs: pd.DataFrame, index_options: dict, seed: int
     return index
 
 
+def _method_key(method: str, batches: list[list[str]], groups: pd.DataFrame, measures: list, settings: dict) -> str:
+    """What a method's finished results depend on: a later run with the same key reuses them."""
+    blob = json.dumps({"method": method, "batches": batches, "measures": [str(m) for m in measures],
+                       "groups": groups.sort_values(["qid", "docno", "group"]).values.tolist(), **settings},
+                      sort_keys=True, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _load_done(path: str, key: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            done = json.load(f)
+    except json.JSONDecodeError:
+        return None
+    return done if done.get("key") == key else None
+
+
+def _save_done(path: str, record: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f)
+    os.replace(path + ".tmp", path)
+
+
 def _num_results(measures: list) -> int:
     cutoffs = [m.params.get("cutoff") for m in measures]
     if any(c is None for c in cutoffs):
@@ -131,7 +157,8 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 mixed: str = "exclude", index_options: dict | None = None,
                 method_options: dict[str, dict] | None = None, retriever_options: dict | None = None,
                 train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
-                keep_indexes: bool = False, all_groups: bool = False, verbose: bool = True) -> DynamicResult:
+                keep_indexes: bool = False, all_groups: bool = False, resume: bool = True,
+                verbose: bool = True) -> DynamicResult:
     """Run the dynamic-corpus protocol for ``methods`` (GR update methods and/or ``bm25``, ``dense``).
 
     Args:
@@ -154,6 +181,9 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
         all_groups: after step ``i`` also score the groups ``1..i-1`` (how earlier new documents fare
             later); by default only group 0 and group ``i`` are scored, which is all the tables need
             and saves decoding their queries.
+        resume: each method's scores and timings are saved in ``work_dir/done/`` when it finishes; a
+            later run with the same split, queries, measures and options reuses them instead of running
+            the method again (so an interrupted CPU run loses at most the method in progress).
     """
     methods = check_methods(list(methods))
     measures = parse_metrics(measures)
@@ -184,7 +214,24 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
     score_rows, time_rows, docid_types = [], [], {}
     shared_d0_scores: list[dict] | None = None
     bar = pt.tqdm(total=len(methods) * (steps + 1), desc="dynamic corpus", unit="step", disable=not verbose)
+    common = {"mixed": mixed, "all_groups": all_groups, "seed": seed, "retriever_options": retriever_options or {}}
     for method in methods:
+        gr = method not in BASELINES
+        key = _method_key(method, batches, groups, measures,
+                          {**common, **({"index": d0_index.meta.get("created"), "index_options": index_options or {},
+                                         "options": method_options.get(method, {})} if gr else {})})
+        done_file = os.path.join(work_dir, "done", f"{method}.json")
+        done = _load_done(done_file, key) if resume else None
+        if done is not None:
+            score_rows.extend(done["scores"])
+            time_rows.extend(done["timings"])
+            docid_types[method] = done["docid_type"]
+            if gr and shared_d0_scores is None:
+                shared_d0_scores = [{k: v for k, v in r.items() if k != "method"} for r in done["scores"]
+                                    if r["step"] == 0]
+            bar.update(steps + 1)
+            continue
+        first_score, first_time = len(score_rows), len(time_rows)
         folder = os.path.join(work_dir, "systems", method)
         system: DynamicSystem
         if method in BASELINES:
@@ -216,6 +263,8 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 bar.set_postfix(method=method, step=step)
         finally:
             system.close()
+        _save_done(done_file, {"key": key, "docid_type": docid_types[method], "scores": score_rows[first_score:],
+                               "timings": time_rows[first_time:]})
     bar.close()
     if not keep_indexes:
         shutil.rmtree(os.path.join(work_dir, "systems"), ignore_errors=True)
