@@ -1,6 +1,8 @@
 """Standard retrieval baselines (BM25, dense, RRF) as thin PyTerrier wrappers.
 
 * :func:`bm25_pisa` -- BM25 over a ``pyterrier_pisa.PisaIndex``.
+* :func:`bm25_lucene` -- BM25 over a Lucene index through pyserini (``lucene`` extra; see
+  :mod:`pt_genret.lucene`).
 * :func:`dense_retriever` -- a sentence-transformers bi-encoder over a ``pyterrier_dr.FlexIndex``.
 * :func:`rrf` -- reciprocal rank fusion that is safe for query-rewriting pipelines.
 """
@@ -14,7 +16,9 @@ import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 
-__all__ = ['bm25_pisa', 'default_dense_model', 'dense_retriever', 'rrf', 'RestoreQuery']
+from pt_genret.lucene import bm25_lucene  # noqa: F401  (pyserini and Java load only when it is called)
+
+__all__ = ['bm25_pisa', 'bm25_lucene', 'default_dense_model', 'dense_retriever', 'rrf', 'RestoreQuery']
 
 PathLike = Union[str, Path]
 

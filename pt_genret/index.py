@@ -5,7 +5,8 @@ Layout::
     pt_meta.json          type/format/package_hint, what built it (versions, seed, settings)
     model/                backbone weights (safetensors), config and tokenizer
     docids.jsonl          docno → docid string → token ids
-    trie.npz              prefix trie over the docid tokens
+    trie.npz              prefix trie over the docid tokens (docid schemes)
+    ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
     scheme/               the fitted docid scheme (JSON + numeric arrays)
     pseudo_queries.jsonl  the documents' pseudo-queries (replayed or preserved by updates)
     edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
@@ -34,11 +35,13 @@ from pt_genret.backbone import Backbone, create_backbone
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme, load_scheme
 from pt_genret.documents import collect_documents, full_texts
+from pt_genret.ngram_views import (NgramView, build_views, load_views, ngram_examples, save_views, tokenise_views,
+                                   view_markers)
 from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything, train
 
 FORMAT_VERSION = 1
-REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "trie.npz", "scheme")
+REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "scheme")
 
 
 class GenIndex(pt.Artifact, pt.Indexer):
@@ -96,11 +99,29 @@ class GenIndex(pt.Artifact, pt.Indexer):
             self._cache["table"] = DocIdTable.load(os.path.join(self.path, "docids.jsonl"))
         return self._cache["table"]
 
+    @property
+    def is_ngram(self) -> bool:
+        """Whether documents are identified by their n-grams (SEAL, MINDER) rather than by a docid."""
+        return self.meta.get("scheme_kind") == "ngrams"
+
     def trie(self) -> PrefixTrie:
         if "trie" not in self._cache:
-            self._check()
-            self._cache["trie"] = PrefixTrie.load(os.path.join(self.path, "trie.npz"))
+            if self.is_ngram:
+                raise ValueError(f"{self.path!r} is an n-gram index ({self.meta['scheme']}): it has views, not a docid trie")
+            path = os.path.join(self.path, "trie.npz")
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"GR index {self.path!r} is incomplete: missing trie.npz")
+            self._cache["trie"] = PrefixTrie.load(path)
         return self._cache["trie"]
+
+    def views(self) -> list[NgramView]:
+        """The n-gram views of a SEAL/MINDER index (one suffix array per view)."""
+        if "views" not in self._cache:
+            if not self.is_ngram:
+                raise ValueError(f"{self.path!r} identifies documents by docids ({self.meta['scheme']}), not n-grams")
+            self._cache["views"] = load_views(os.path.join(self.path, "ngrams"), self.meta["views"],
+                                              self.meta["view_markers"])
+        return self._cache["views"]
 
     def scheme(self) -> DocIdScheme:
         if "scheme" not in self._cache:
@@ -123,12 +144,15 @@ class GenIndex(pt.Artifact, pt.Indexer):
         """Index with the default settings (``indexer().index(inp)``)."""
         return self.indexer(verbose=self.verbose, device=self.device).index(inp)
 
-    def updater(self, method: str = "dome", seed: int = 42, verbose: bool = True, **method_options) -> pt.Indexer:
+    def updater(self, method: str = "dome", seed: int = 42, verbose: bool = True,
+                query_generator: str | pt.Transformer | None = None, device: str | None = None,
+                **method_options) -> pt.Indexer:
         """A :class:`~pt_genret.updates.updater.GenUpdater` adding documents to this index with an
         update method (``dome``, ``incremental``, ``finetune``, ``memit``, ``rome``) and its options."""
         from pt_genret.updates.updater import GenUpdater
 
-        return GenUpdater(self, method=method, seed=seed, verbose=verbose, **method_options)
+        return GenUpdater(self, method=method, seed=seed, verbose=verbose, query_generator=query_generator,
+                          device=device, **method_options)
 
     def remove(self, docnos: Iterable[str]) -> "GenIndex":
         """Stop retrieving these documents: their docids leave the trie (the model is unchanged).
@@ -193,20 +217,34 @@ class GenIndexer(pt.Indexer):
         started = time.time()
 
         scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
-        docids = scheme.assign(docs)
         backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed, device=self.device,
                                    **self.backbone_options)
-        if scheme.kind == "codes":
-            backbone.ensure_codes(scheme.num_codes())
-        docids, tokens = spell_unique(scheme, backbone, docids)
-        table = DocIdTable(docs["docno"].tolist(), docids, tokens)
-        trie = PrefixTrie.build(tokens, backbone.vocab_size)
-
         generator = get_query_generator(self.query_generator, self.num_pseudo_queries, seed)
-        if generator is not None:
-            docs = generator.transform(docs)
-        examples = build_examples(docs, dict(zip(table.docnos, table.tokens)),
-                                  topics=self.train_topics, qrels=self.train_qrels)
+        if scheme.kind == "ngrams":
+            markers = view_markers(backbone, len(scheme.views))
+            if generator is not None:
+                docs = generator.transform(docs)
+            view_tokens = tokenise_views(backbone, scheme.view_texts(docs))
+            views = build_views(view_tokens, markers, backbone.vocab_size)
+            docnos = docs["docno"].tolist()
+            table = DocIdTable(docnos, docnos, [[] for _ in docnos])
+            examples = ngram_examples(docs, view_tokens, markers, backbone, scheme.span_length, seed,
+                                      topics=self.train_topics, qrels=self.train_qrels)
+            extra = {"views": list(scheme.views), "view_markers": markers, "max_docid_length": scheme.span_length}
+            save_constraint = lambda folder: save_views(os.path.join(folder, "ngrams"), views)  # noqa: E731
+        else:
+            docids = scheme.assign(docs)
+            if scheme.kind == "codes":
+                backbone.ensure_codes(scheme.num_codes())
+            docids, tokens = spell_unique(scheme, backbone, docids)
+            table = DocIdTable(docs["docno"].tolist(), docids, tokens)
+            trie = PrefixTrie.build(tokens, backbone.vocab_size)
+            if generator is not None:
+                docs = generator.transform(docs)
+            examples = build_examples(docs, dict(zip(table.docnos, table.tokens)),
+                                      topics=self.train_topics, qrels=self.train_qrels)
+            extra = {"max_docid_length": max(len(t) for t in table.tokens)}
+            save_constraint = lambda folder: trie.save(os.path.join(folder, "trie.npz"))  # noqa: E731
         parent = os.path.dirname(os.path.abspath(path)) or "."
         os.makedirs(parent, exist_ok=True)
         checkpoints = os.path.abspath(path) + ".training"
@@ -221,11 +259,11 @@ class GenIndexer(pt.Indexer):
             else type(self.query_generator).__name__,
             "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
             "examples": {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")},
-            "epoch_losses": losses, "max_docid_length": max(len(t) for t in table.tokens),
+            "epoch_losses": losses, **extra,
             "built_with": _versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, trie, scheme, docs))
+        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs))
         shutil.rmtree(checkpoints, ignore_errors=True)
         return GenIndex(path, device=self.device, verbose=self.verbose)
 
@@ -254,11 +292,11 @@ def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],
     return out_ids, out_tokens
 
 
-def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, trie: PrefixTrie,
+def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_constraint,
           scheme: DocIdScheme, docs: pd.DataFrame) -> None:
     backbone.save(os.path.join(folder, "model"))
     table.save(os.path.join(folder, "docids.jsonl"))
-    trie.save(os.path.join(folder, "trie.npz"))
+    save_constraint(folder)  # trie.npz, or ngrams/<view>.npz
     scheme.save(os.path.join(folder, "scheme"))
     if "querygen" in docs.columns:
         with open(os.path.join(folder, "pseudo_queries.jsonl"), "w", encoding="utf8") as f:

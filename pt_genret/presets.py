@@ -9,8 +9,13 @@ pseudo-queries, training) is shared, so the systems differ only where their mech
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+import pandas as pd
+import pyterrier as pt
 
 from pt_genret.index import GenIndex, GenIndexer
 from pt_genret.retriever import GenRetriever
@@ -22,6 +27,7 @@ class Preset:
     scheme_options: dict[str, Any] = field(default_factory=dict)
     decoder: str = "beam"
     notes: str = ""
+    ltr: bool = False  # a learning-to-rank phase (LTRGR) after generation training
 
 
 PRESETS: dict[str, Preset] = {
@@ -40,6 +46,21 @@ PRESETS: dict[str, Preset] = {
                         "k=16 centroids) with position-aware code tokens."),
     "TIGER-RQ": Preset("rq", {"m": 3, "k": 16}, notes="Residual-quantised semantic ids as in TIGER (k-means per "
                        "level instead of an RQ-VAE)."),
+    "SEAL": Preset("ngrams", {"span_length": 10}, decoder="ngram",
+                   notes="SEAL: any n-gram of a document identifies it; beam search over a suffix array (an "
+                   "FM-index in the paper), n-gram weights log[P(n|q)(1-P(n))/(P(n)(1-P(n|q)))] summed per "
+                   "document, counting only the heaviest of n-grams that extend one another. Targets are "
+                   "10-token spans (the best-overlapping span for queries). SEAL fine-tunes BART-large; here "
+                   "the shared backbone, and no title/n-gram mixing weights."),
+    "MINDER": Preset("multiview", {"span_length": 10}, decoder="ngram",
+                     notes="MINDER: title, body n-gram and pseudo-query views, each announced by a marker "
+                     "token, one suffix array per view, SEAL's aggregation summed over views. Pseudo-queries "
+                     "are extractive unless a doc2query model is given (MINDER uses doc2query-T5)."),
+    "LTRGR": Preset("keywords", decoder="beam", ltr=True,
+                    notes="LTRGR: generation training, then a margin rank loss over the model's own top-10 "
+                    "(pt_genret.ltr.LTRGR) on the training queries, or on a seeded sample of pseudo-queries "
+                    "when the collection has none. LTRGR builds on MINDER's multi-view identifiers; here on "
+                    "keyword docids, since the rank loss needs whole-docid likelihoods."),
 }
 
 
@@ -49,12 +70,51 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def preset_indexer(index: GenIndex | str, name: str, **kwargs) -> GenIndexer:
-    """A :class:`GenIndexer` with the preset's scheme; ``kwargs`` set everything else."""
+def preset_indexer(index: GenIndex | str, name: str, ltr_options: dict | None = None, **kwargs) -> pt.Indexer:
+    """An indexer with the preset's scheme; ``kwargs`` set everything else (see :class:`GenIndexer`).
+
+    For a preset with a learning-to-rank phase (LTRGR) the indexer runs that phase after
+    training, with ``ltr_options`` passed to :class:`~pt_genret.ltr.LTRGR`.
+    """
     preset = get_preset(name)
     options = {**preset.scheme_options, **kwargs.pop("scheme_options", {})}
     target = index if isinstance(index, GenIndex) else GenIndex(index)
-    return target.indexer(scheme=preset.scheme, scheme_options=options, **kwargs)
+    indexer = target.indexer(scheme=preset.scheme, scheme_options=options, **kwargs)
+    return _RankPhaseIndexer(indexer, ltr_options or {}) if preset.ltr else indexer
+
+
+class _RankPhaseIndexer(pt.Indexer):
+    """Generation training by a :class:`GenIndexer`, then the LTRGR phase on the same index."""
+
+    def __init__(self, indexer: GenIndexer, ltr_options: dict, max_pseudo_queries: int = 500) -> None:
+        self.indexer, self.options = indexer, dict(ltr_options)
+        self.max_pseudo_queries = self.options.pop("max_pseudo_queries", max_pseudo_queries)
+
+    def index(self, inp) -> GenIndex:
+        from pt_genret.ltr import LTRGR
+
+        index = self.indexer.index(inp)
+        topics, qrels = self.indexer.train_topics, self.indexer.train_qrels
+        if topics is None or qrels is None:
+            topics, qrels = pseudo_query_topics(index, self.max_pseudo_queries, self.indexer.config.seed)
+        LTRGR(index, seed=self.indexer.config.seed, verbose=self.indexer.verbose, **self.options).fit(topics, qrels)
+        return index
+
+
+def pseudo_query_topics(index: GenIndex, limit: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded sample of the index's saved pseudo-queries as topics and qrels (one relevant document each)."""
+    path = os.path.join(index.path, "pseudo_queries.jsonl")
+    if not os.path.exists(path):
+        raise ValueError(f"{index.path!r} has no pseudo-queries and no training queries were given: "
+                         "the learning-to-rank phase needs one or the other")
+    rows = []
+    with open(path, encoding="utf8") as f:
+        for line in f:
+            rec = json.loads(line)
+            rows.extend((f"pq-{rec['docno']}-{j}", q, rec["docno"]) for j, q in enumerate(rec["queries"]) if q.strip())
+    frame = pd.DataFrame(rows, columns=["qid", "query", "docno"])
+    frame = frame.sample(n=min(limit, len(frame)), random_state=seed).reset_index(drop=True)
+    return frame[["qid", "query"]], frame[["qid", "docno"]].assign(label=1)
 
 
 def preset_retriever(index: GenIndex | str, name: str, **kwargs) -> GenRetriever:

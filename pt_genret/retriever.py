@@ -7,6 +7,10 @@
   top 100 and never adds documents.
 
 ``score`` is log P(docid | query). The ``docid`` column shows the generated identifier.
+
+Over an n-gram index (SEAL, MINDER) the model writes n-grams instead, ``score`` is SEAL's
+aggregated n-gram weight, and an ``ngrams`` column lists the generated n-grams each document
+was scored by; re-ranking scores candidates by the same aggregation (0 when none matches).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.index import GenIndex
 
 OUTPUT_COLUMNS = ["qid", "query", "docno", "score", "rank", "docid", "decoder"]
+NGRAM_DECODERS = ("beam", "ngram")  # names that mean "the default decoder" on an n-gram index
 
 
 class GenRetriever(pt.Transformer):
@@ -31,8 +36,9 @@ class GenRetriever(pt.Transformer):
         num_results: docids returned per query (retrieval mode).
         decoder: decoder name or object: ``"beam"`` (constrained beam search), ``"sharpened"``
             (beam search on step distributions sharpened by 1/T), ``"annealed"`` (reverse-annealed
-            sampling without replacement); its name is written in the ``decoder`` column.
-        num_beams: beam width of the beam decoders; defaults to ``num_results``.
+            sampling without replacement), ``"ngram"`` (n-gram indexes: SEAL/MINDER, the default there);
+            its name is written in the ``decoder`` column.
+        num_beams: beam width of the beam decoders; defaults to ``num_results`` (10 for ``ngram``).
         decoder_options: further constructor arguments of a decoder given by name.
         batch_size: queries decoded together.
         verbose: progress bars.
@@ -44,9 +50,10 @@ class GenRetriever(pt.Transformer):
         self.num_results = num_results
         options = dict(decoder_options or {})
         if num_beams is not None:
-            if isinstance(decoder, str) and decoder not in ("beam", "sharpened"):
+            if isinstance(decoder, str) and decoder not in ("beam", "sharpened", "ngram"):
                 raise ValueError(f"num_beams applies to the beam decoders, not to {decoder!r}")
             options["num_beams"] = num_beams
+        self._decoder_arg, self._decoder_options = decoder, options
         self.decoder = get_decoder(decoder, **options)
         self.batch_size = batch_size
         self.verbose = verbose
@@ -63,9 +70,34 @@ class GenRetriever(pt.Transformer):
         """
         if k >= self.num_results or not (is_dataclass(self.decoder) and hasattr(self.decoder, "num_beams")):
             return None
-        decoder = replace(self.decoder, num_beams=self.decoder.num_beams or self.num_results)
+        if self.index.built() and self.index.is_ngram:
+            decoder = self._ngram_decoder()  # its n-grams do not depend on the number of results
+        else:
+            decoder = replace(self.decoder, num_beams=self.decoder.num_beams or self.num_results)
         return GenRetriever(self.index, num_results=k, decoder=decoder, batch_size=self.batch_size,
                             verbose=self.verbose)
+
+    def _ngram_decoder(self):
+        """The decoder for an n-gram index: ``ngram`` by default, refusing trie decoders."""
+        if getattr(self.decoder, "constraint", "trie") == "ngrams":
+            return self.decoder
+        if isinstance(self._decoder_arg, str) and self._decoder_arg in NGRAM_DECODERS:
+            return get_decoder("ngram", **self._decoder_options)
+        raise ValueError(f"decoder {getattr(self.decoder, 'name', self.decoder)!r} decodes docids over a trie; "
+                         f"{self.index.path!r} is an n-gram index: use decoder='ngram'")
+
+    def _ngram_results(self, queries: list[str]) -> list[list]:
+        backbone, views, decoder = self.index.backbone(), self.index.views(), self._ngram_decoder()
+        out = []
+        batches = range(0, len(queries), self.batch_size)
+        for start in pt.tqdm(batches, desc="GenRetriever (n-grams)", unit="batch", disable=not self.verbose):
+            out.extend(decoder.decode(backbone, views, queries[start:start + self.batch_size], self.num_results))
+        return out
+
+    def _ngram_strings(self, ngrams) -> list[str]:
+        tok, views = self.index.backbone().tokenizer, self.index.views()
+        prefix = len(views) > 1
+        return [(f"{views[g.view].name}: " if prefix else "") + tok.decode(list(g.tokens)) for g in ngrams]
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         with pta.validate.any(inp) as v:
@@ -81,6 +113,11 @@ class GenRetriever(pt.Transformer):
         dup = topics["qid"].astype(str).duplicated()
         if dup.any():
             raise ValueError(f"duplicate qid {topics['qid'][dup].iloc[0]!r} in the query frame: one row per query")
+        if self.index.is_ngram:
+            return self._retrieve_ngrams(topics)
+        if getattr(self.decoder, "constraint", "trie") == "ngrams":
+            raise ValueError(f"decoder {self.decoder.name!r} writes n-grams; {self.index.path!r} has docids "
+                             f"({self.index.meta['scheme']}): use a trie decoder such as 'beam'")
         backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()
         max_steps = int(self.index.meta["max_docid_length"]) + 1
         rows = []
@@ -96,6 +133,16 @@ class GenRetriever(pt.Transformer):
         res = pt.model.add_ranks(res)
         return res[OUTPUT_COLUMNS]
 
+    def _retrieve_ngrams(self, topics: pd.DataFrame) -> pd.DataFrame:
+        table = self.index.table()
+        qids, queries = topics["qid"].astype(str).tolist(), topics["query"].astype(str).tolist()
+        rows = []
+        for qid, query, res in zip(qids, queries, self._ngram_results(queries)):
+            rows.extend((qid, query, table.docnos[d], s, table.docids[d], self._ngram_strings(g)) for d, s, g in res)
+        res = pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "docid", "ngrams"])
+        res["decoder"] = self._ngram_decoder().name
+        return pt.model.add_ranks(res)[OUTPUT_COLUMNS + ["ngrams"]]
+
     def rerank(self, results: pd.DataFrame) -> pd.DataFrame:
         if len(results) == 0:
             return pd.DataFrame(columns=list(results.columns) + [c for c in ("docid",) if c not in results.columns])
@@ -108,10 +155,29 @@ class GenRetriever(pt.Transformer):
         out = results.copy()
         scores = np.zeros(len(out))
         groups = out.groupby(["qid", "query"], sort=False).indices
+        if self.index.is_ngram:
+            return self._rerank_ngrams(out, groups)
         for (qid, query), idx in pt.tqdm(groups.items(), desc="GenRetriever re-rank", unit="query",
                                          disable=not self.verbose):
             cands = [table.tokens[table.index_of(d)] for d in out["docno"].values[idx]]
             scores[idx] = score_candidates(backbone, str(query), cands)
         out["score"] = scores
         out["docid"] = [table.docids[table.index_of(d)] for d in out["docno"]]
+        return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
+
+    def _rerank_ngrams(self, out: pd.DataFrame, groups: dict) -> pd.DataFrame:
+        """Candidates scored by the aggregated weight of the n-grams generated for their query."""
+        table = self.index.table()
+        keys = list(groups)
+        full = GenRetriever(self.index, num_results=len(table), decoder=self._ngram_decoder(),
+                            batch_size=self.batch_size, verbose=self.verbose)
+        found = full._ngram_results([str(query) for _, query in keys])
+        scores, ngrams = np.zeros(len(out)), [[] for _ in range(len(out))]
+        for (qid, query), res in zip(keys, found):
+            by_doc = {table.docnos[d]: (s, g) for d, s, g in res}
+            for i in groups[(qid, query)]:
+                s, g = by_doc.get(out["docno"].values[i], (0.0, []))
+                scores[i], ngrams[i] = s, self._ngram_strings(g)
+        out["score"], out["ngrams"] = scores, ngrams
+        out["docid"] = out["docno"]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))

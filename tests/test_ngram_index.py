@@ -56,3 +56,30 @@ def test_bad_input_and_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="corrupt"):
         NgramIndex.load(str(tmp_path / "junk.npz"))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_children_and_owners_match_brute_force(seed):
+    """One decoding step (children of an interval) and several sequences per document."""
+    rng = np.random.default_rng(seed)
+    vocab = 5
+    seqs = [rng.integers(0, vocab, size=rng.integers(1, 12)).tolist() for _ in range(10)]
+    owners = rng.integers(0, 4, size=len(seqs))
+    index = NgramIndex.build(seqs, vocab, owners)
+    assert index.num_tokens == sum(len(s) for s in seqs)
+    for _ in range(100):
+        seq = seqs[rng.integers(len(seqs))]
+        start = rng.integers(len(seq))
+        prefix = seq[start:start + rng.integers(0, 3)]
+        lo, hi = index.interval(prefix)
+        tokens, starts, counts = index.children(lo, hi, len(prefix))
+        assert tokens.tolist() == index.next_tokens(prefix).tolist()
+        for tok, s, c in zip(tokens, starts, counts):
+            n, docs, _ = brute(seqs, list(prefix) + [int(tok)])
+            assert c == n and (s, s + c) == index.interval(list(prefix) + [int(tok)])
+            assert index.documents_in(s, s + c).tolist() == sorted({int(owners[d]) for d in docs})
+
+
+def test_owners_must_match_sequences():
+    with pytest.raises(ValueError, match="owners"):
+        NgramIndex.build([[1, 2], [3]], 5, owners=[0])

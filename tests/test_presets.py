@@ -36,7 +36,7 @@ def _embeddings(frame):
     return np.stack([topic[t.split()[0]] + 0.1 * rng.normal(size=8) for t in frame["text"]]).astype("float32")
 
 
-@pytest.mark.parametrize("name", ["DSI-naive", "NCI"])
+@pytest.mark.parametrize("name", ["DSI-naive", "NCI", "MINDER"])
 def test_preset_builds_and_retrieves(tmp_path, docs, name):
     index = preset_indexer(tmp_path / name, name, backbone="t5-scratch", epochs=2, verbose=False,
                            backbone_options={"d_model": 64, "layers": 2, "vocab_size": 400}).index(docs)
@@ -44,3 +44,22 @@ def test_preset_builds_and_retrieves(tmp_path, docs, name):
     res = preset_retriever(index, name, num_results=4)(pd.DataFrame({"qid": ["1"], "query": [docs[0]["text"]]}))
     assert len(res) == 4 and res["docno"].is_unique
     assert set(res["docno"]) <= {d["docno"] for d in docs}
+
+
+def test_ltrgr_preset_runs_the_rank_phase_on_pseudo_queries(tmp_path, docs):
+    index = preset_indexer(tmp_path / "ltrgr", "LTRGR", backbone="t5-scratch", epochs=2, verbose=False,
+                           backbone_options={"d_model": 64, "layers": 2, "vocab_size": 400},
+                           ltr_options={"max_pseudo_queries": 12, "top_k": 3}).index(docs)
+    phase = index.meta["ltr"][-1]
+    assert phase["queries"] == 12 and phase["top_k"] == 3 and len(phase["epoch_losses"]) == 1
+    res = preset_retriever(index, "LTRGR", num_results=3)(pd.DataFrame({"qid": ["1"], "query": [docs[0]["title"]]}))
+    assert len(res) == 3 and set(res["docno"]) <= {d["docno"] for d in docs}
+
+
+def test_pseudo_query_topics_are_a_seeded_sample(title_index):
+    from pt_genret.presets import pseudo_query_topics
+
+    topics, qrels = pseudo_query_topics(title_index, 10, seed=1)
+    again, _ = pseudo_query_topics(title_index, 10, seed=1)
+    assert len(topics) == 10 and topics.equals(again) and topics["qid"].is_unique
+    assert set(qrels["docno"]) <= set(title_index.table().docnos) and (qrels["label"] == 1).all()

@@ -27,11 +27,17 @@ class NgramIndex:
         self.separator = self.vocab_size
 
     @classmethod
-    def build(cls, documents: Sequence[Sequence[int]], vocab_size: int) -> "NgramIndex":
+    def build(cls, documents: Sequence[Sequence[int]], vocab_size: int,
+              owners: Sequence[int] | None = None) -> "NgramIndex":
+        """Index token sequences; ``owners[i]`` is the document of sequence ``i`` (default ``i``),
+        so one document may have several sequences (MINDER's pseudo-query view)."""
         import pydivsufsort
 
         if len(documents) == 0:
             raise ValueError("cannot build an n-gram index over no documents")
+        owners = np.arange(len(documents), dtype=np.int64) if owners is None else np.asarray(owners, dtype=np.int64)
+        if len(owners) != len(documents):
+            raise ValueError(f"{len(owners)} owners for {len(documents)} sequences")
         lengths = np.array([len(d) for d in documents], dtype=np.int64)
         parts = []
         for i, doc in enumerate(documents):
@@ -40,13 +46,31 @@ class NgramIndex:
                 raise ValueError(f"document {i} has tokens outside vocabulary of size {vocab_size}")
             parts.extend([tokens, np.array([vocab_size], dtype=np.int64)])
         text = np.concatenate(parts)
-        doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), lengths + 1)
+        doc_of = np.repeat(owners, lengths + 1)
         suffixes = pydivsufsort.divsufsort(text).astype(np.int64)
         return cls(text, suffixes, doc_of, vocab_size)
 
     @property
     def num_docs(self) -> int:
-        return int(self.doc_of[-1]) + 1 if len(self.doc_of) else 0
+        return int(self.doc_of.max()) + 1 if len(self.doc_of) else 0
+
+    @property
+    def num_tokens(self) -> int:
+        """Corpus length in tokens, separators excluded (the denominator of n-gram frequencies)."""
+        return int((self.text != self.separator).sum())
+
+    def children(self, lo: int, hi: int, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The tokens that extend the n-gram whose suffixes are ``[lo, hi)`` (of length ``depth``),
+        with each extension's own interval ``[start, start + count)``: one step of decoding."""
+        pos = self.suffixes[lo:hi] + depth
+        col = np.where(pos < len(self.text), self.text[np.minimum(pos, len(self.text) - 1)], -1)
+        tokens, first, counts = np.unique(col, return_index=True, return_counts=True)
+        keep = (tokens >= 0) & (tokens != self.separator)
+        return tokens[keep], lo + first[keep], counts[keep]
+
+    def documents_in(self, lo: int, hi: int) -> np.ndarray:
+        """Sorted documents of the suffixes ``[lo, hi)`` (an interval from :meth:`children`)."""
+        return np.unique(self.doc_of[self.suffixes[lo:hi]])
 
     def interval(self, ngram: Sequence[int]) -> tuple[int, int]:
         """``[lo, hi)`` of the suffixes that start with ``ngram`` (all suffixes for ``[]``)."""

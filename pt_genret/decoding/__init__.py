@@ -6,6 +6,7 @@ from typing import Any
 from functools import partial
 
 from pt_genret.decoding.beam import ConstrainedBeamSearch
+from pt_genret.decoding.ngram_search import NgramBeamSearch
 from pt_genret.decoding.sampling import AnnealedSampling
 from pt_genret.decoding.scoring import score_candidates
 
@@ -14,6 +15,7 @@ DECODERS: dict[str, Any] = {
     # "control the sharpness": the model's step distributions raised to 1/T (T < 1 sharpens)
     "sharpened": partial(ConstrainedBeamSearch, temperature=0.5, name="sharpened"),
     "annealed": AnnealedSampling,
+    "ngram": NgramBeamSearch,  # n-gram indexes (SEAL, MINDER)
 }
 
 
@@ -26,4 +28,4 @@ def get_decoder(decoder: str | Any = "beam", **kwargs) -> Any:
     return DECODERS[decoder](**kwargs)
 
 
-__all__ = ["DECODERS", "AnnealedSampling", "ConstrainedBeamSearch", "get_decoder", "score_candidates"]
+__all__ = ["DECODERS", "AnnealedSampling", "ConstrainedBeamSearch", "NgramBeamSearch", "get_decoder", "score_candidates"]

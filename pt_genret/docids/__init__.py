@@ -9,6 +9,7 @@ import numpy as np
 from pt_genret.docids.base import DocIdScheme, DocIdTable
 from pt_genret.docids.bm25_terms import Bm25TermScheme
 from pt_genret.docids.lexical import KeywordScheme, TitleScheme
+from pt_genret.docids.ngrams import MultiViewScheme, NgramScheme
 from pt_genret.docids.numeric import AtomicScheme, NaiveScheme
 from pt_genret.docids.quantised import ProductQuantisedScheme, ResidualQuantisedScheme
 from pt_genret.docids.semantic import SemanticScheme
@@ -24,6 +25,8 @@ SCHEMES: dict[str, type[DocIdScheme]] = {
     "pq": ProductQuantisedScheme,
     "url": UrlScheme,
     "bm25_terms": Bm25TermScheme,
+    "ngrams": NgramScheme,
+    "multiview": MultiViewScheme,
 }
 
 

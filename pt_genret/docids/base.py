@@ -21,7 +21,7 @@ class DocIdScheme(ABC):
     """Base class: one subclass per docid family, registered in :mod:`pt_genret.docids`."""
 
     name: ClassVar[str]
-    kind: ClassVar[Literal["codes", "text"]]
+    kind: ClassVar[Literal["codes", "text", "ngrams"]]
 
     def __init__(self, seed: int = 42) -> None:
         self.seed = seed

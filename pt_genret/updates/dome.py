@@ -36,10 +36,11 @@ class DomeUpdate(EditUpdate):
 
     def __init__(self, num_critical_layers: int | None = None, probe_queries: int = 500, relocate: bool = False,
                  steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 0.3,
-                 lambda_end: float = 1.0, preservation: float = 1.0, cov_queries: int = 2000,
-                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(steps, lr, weight_decay, lambda_start, lambda_end, preservation, cov_queries,
-                         max_source_length, seed, verbose)
+                 lambda_end: float = 1.0, preservation: float = 0.3, cov_queries: int = 2000,
+                 batch_rows: int = 256, max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=lambda_start,
+                         lambda_end=lambda_end, preservation=preservation, cov_queries=cov_queries,
+                         batch_rows=batch_rows, max_source_length=max_source_length, seed=seed, verbose=verbose)
         if num_critical_layers is not None and num_critical_layers < 1:
             raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
         self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate

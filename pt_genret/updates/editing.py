@@ -21,7 +21,6 @@ Pieces:
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -85,16 +84,17 @@ class TeacherForced:
     """(source text, docid tokens) rows, encoded once and kept in chunks of ``chunk_size`` rows."""
 
     def __init__(self, backbone: Backbone, sources: Sequence[str], targets: Sequence[Sequence[int]],
-                 max_source_length: int = 64, chunk_size: int = 128) -> None:
+                 max_source_length: int = 64, chunk_size: int = 128, groups: Sequence[int] | None = None) -> None:
+        """``groups``: a group number per row (rows of a group adjacent); no chunk splits a group."""
         if len(sources) != len(targets) or not len(sources):
             raise ValueError("teacher forcing needs as many (non-zero) sources as targets")
         self.targets = [list(t) for t in targets]
         self.chunks: list[Chunk] = []
         encoder = backbone.model.get_encoder()
         with torch.no_grad():
-            for start in range(0, len(sources), chunk_size):
-                src = list(sources[start:start + chunk_size])
-                tgt = self.targets[start:start + chunk_size]
+            for start, end in _chunk_bounds(len(sources), chunk_size, groups):
+                src = list(sources[start:end])
+                tgt = self.targets[start:end]
                 enc = backbone.tokenizer(src, padding=True, truncation=True, max_length=max_source_length,
                                          return_tensors="pt").to(backbone.device)
                 hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
@@ -125,6 +125,21 @@ class TeacherForced:
     @property
     def width(self) -> int:
         return max(len(t) for t in self.targets)
+
+
+def _chunk_bounds(n: int, size: int, groups: Sequence[int] | None) -> list[tuple[int, int]]:
+    """``(start, end)`` of chunks of at most ``size`` rows that end at group boundaries (a
+    group longer than ``size`` is one chunk)."""
+    if groups is None:
+        return [(s, min(n, s + size)) for s in range(0, n, size)]
+    cuts = [0] + [i for i in range(1, n) if groups[i] != groups[i - 1]] + [n]
+    bounds, start = [], 0
+    for a, b in zip(cuts, cuts[1:]):
+        if b - start > size and a > start:
+            bounds.append((start, a))
+            start = a
+    bounds.append((start, n))
+    return bounds
 
 
 @contextmanager
@@ -277,41 +292,41 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
 
     Loss: cross-entropy between the edited prediction and the hybrid target
     ``(1-λ)·p_orig + λ·onehot(docid token)``, λ going linearly from ``lambda_start`` to
-    ``lambda_end``; plus ``weight_decay·|δ|²``. All rows of a chunk share one forward pass.
+    ``lambda_end``; plus ``weight_decay·|δ|²``. Documents are optimised chunk by chunk (a
+    chunk of ``rows`` never splits a document), so ``p_orig`` is held for one chunk at a time.
     """
     torch.manual_seed(seed)
     dev = backbone.device
     width, h = rows.width, sites[layer].proj.out_features
-    delta = torch.zeros(num_docs, width, h, device=dev, requires_grad=True)
-    optimiser = torch.optim.Adam([delta], lr=lr)
-    row_doc_t = torch.as_tensor(row_doc, device=dev)
+    delta = torch.zeros(num_docs, width, h)
     starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
+    losses, hits = [], []
     with frozen(backbone.model):
-        with torch.no_grad():
-            p_orig = [torch.softmax(run(backbone, c, sites)[0], -1) for c in rows.chunks]
-        for step in pt.tqdm(range(steps), desc="edit vectors", unit="step", disable=not verbose):
-            lam = lambda_start + (lambda_end - lambda_start) * step / max(1, steps - 1)
-            optimiser.zero_grad()
-            total = 0.0
-            for c, p, s in zip(rows.chunks, p_orig, starts):
-                valid = c.valid.to(dev)
-                d = delta[row_doc_t[s:s + len(c.labels)], :c.labels.shape[1]] * valid.unsqueeze(-1)
-                logits, _ = run(backbone, c, sites, add=(layer, d))
-                target = (1 - lam) * p
-                target.scatter_add_(-1, c.labels.clamp(min=0).to(dev).unsqueeze(-1),
-                                    torch.full(valid.shape + (1,), lam, device=dev))
+        for c, s in pt.tqdm(list(zip(rows.chunks, starts)), desc="edit vectors", unit="chunk", disable=not verbose):
+            docs = np.unique(row_doc[s:s + len(c.labels)])
+            local = torch.as_tensor(np.searchsorted(docs, row_doc[s:s + len(c.labels)]), device=dev)
+            valid = c.valid.to(dev)
+            d = torch.zeros(len(docs), c.labels.shape[1], h, device=dev, requires_grad=True)
+            optimiser = torch.optim.Adam([d], lr=lr)
+            with torch.no_grad():
+                p_orig = torch.softmax(run(backbone, c, sites)[0], -1)
+            onehot = torch.zeros_like(p_orig).scatter_(-1, c.labels.clamp(min=0).to(dev).unsqueeze(-1), 1.0)
+            for step in range(steps):
+                lam = lambda_start + (lambda_end - lambda_start) * step / max(1, steps - 1)
+                optimiser.zero_grad()
+                logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
+                target = (1 - lam) * p_orig + lam * onehot
                 ce = -(target * torch.log_softmax(logits, -1)).sum(-1)
-                loss = (ce * valid).sum() / valid.sum().clamp(min=1) * len(c.labels) / len(rows)
-                loss.backward()
-                total += loss.item()
-            (weight_decay * delta.pow(2).sum(-1).mean()).backward()
-            optimiser.step()
-        with torch.no_grad():
-            hits = []
-            for c, s in zip(rows.chunks, starts):
-                d = delta[row_doc_t[s:s + len(c.labels)], :c.labels.shape[1]] * c.valid.to(dev).unsqueeze(-1)
-                hits.append(accuracy(run(backbone, c, sites, add=(layer, d))[0], c.labels)[0].float())
-    return delta.detach(), {"delta_loss": round(total, 4), "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4)}
+                loss = (ce * valid).sum() / valid.sum().clamp(min=1)
+                (loss + weight_decay * d.pow(2).sum(-1).mean()).backward()
+                optimiser.step()
+            with torch.no_grad():
+                logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
+                hits.append(accuracy(logits, c.labels)[0].float().cpu())
+            losses.append(loss.item() * len(c.labels))
+            delta[torch.as_tensor(docs), :c.labels.shape[1]] = d.detach().cpu()
+    return delta, {"delta_loss": round(sum(losses) / len(rows), 4),
+                   "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4)}
 
 
 # -------------------------------------------------------------------------- closed-form edit
@@ -353,14 +368,15 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
     measured on the partly edited model; layer ``j`` takes the share ``w_j / Σ w`` (over the
     layers not yet edited) of it. Its weight change solves, in closed form,
     ``min ‖Δ K0‖² + ‖(W+Δ) K1 − V1‖²``:  ``Δ = R K1ᵀ (C0 + K1 K1ᵀ)⁻¹`` with ``R = V1 − W K1``
-    and ``C0 = n0·E[k kᵀ]`` from ``moments[j] = (E[k kᵀ], n0)``. Returns the new keys per layer.
+    and ``C0 = n0·E[k kᵀ]`` from ``moments[j] = (E[k kᵀ], n0)``. Returns, per layer, the new
+    keys' ``K1 K1ᵀ`` (float64) and their number.
     """
-    new_keys: dict[int, torch.Tensor] = {}
+    new_keys: dict[int, tuple[torch.Tensor, int]] = {}
     order = sorted(layers)
     for pos, j in enumerate(pt.tqdm(order, desc="editing layers", unit="layer", disable=not verbose)):
         share = weights[pos] / sum(weights[pos:])
         site = sites[j]
-        ks, rs = [], []
+        kk, kr, n1 = 0, 0, 0
         with frozen(backbone.model):
             for c, z in zip(rows.chunks, targets):
                 _, seen = run(backbone, c, sites, keys=[j], outputs=[target_layer],
@@ -368,14 +384,13 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
                 valid = c.valid
                 change = share * (z - seen["outputs"][target_layer].float().cpu())
                 sigma = seen["norms"][j].cpu() if site.norm is not None else None
-                rs.append(to_value_space(site, change, sigma)[valid])
-                ks.append(seen["keys"][j].float().cpu()[valid])
-        k1, r = torch.cat(ks).double(), torch.cat(rs).double()
+                r = to_value_space(site, change, sigma)[valid].double()
+                k = seen["keys"][j].float().cpu()[valid].double()
+                kk, kr, n1 = kk + k.T @ k, kr + k.T @ r, n1 + len(k)
         moment, n0 = moments[j]
-        c0 = n0 * moment
-        a = c0 + k1.T @ k1
+        a = n0 * moment + kk
         a += ridge * (torch.trace(a) / a.shape[0] + 1e-8) * torch.eye(a.shape[0], dtype=a.dtype)
-        update = torch.linalg.solve(a, k1.T @ r).T  # (out, in)
+        update = torch.linalg.solve(a, kr).T  # (out, in)
         site.proj.weight.add_(update.to(site.proj.weight.dtype).to(site.proj.weight.device))
-        new_keys[j] = k1
+        new_keys[j] = (kk, n1)
     return new_keys

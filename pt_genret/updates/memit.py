@@ -21,10 +21,11 @@ class MemitUpdate(EditUpdate):
     spread = "even"
 
     def __init__(self, layers: Sequence[int] | None = None, steps: int = 40, lr: float = 0.1,
-                 weight_decay: float = 1e-3, preservation: float = 1.0, cov_queries: int = 2000,
-                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(steps, lr, weight_decay, 1.0, 1.0, preservation, cov_queries, max_source_length, seed,
-                         verbose)
+                 weight_decay: float = 1e-3, preservation: float = 0.3, cov_queries: int = 2000,
+                 batch_rows: int = 256, max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
+                         preservation=preservation, cov_queries=cov_queries, batch_rows=batch_rows,
+                         max_source_length=max_source_length, seed=seed, verbose=verbose)
         self.layers = list(layers) if layers is not None else None
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):

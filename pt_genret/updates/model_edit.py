@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,16 +42,18 @@ class EditUpdate(UpdateMethod):
         preservation: weight of the old keys: ``C0 = preservation · n0 · E[k kᵀ]``, with ``n0``
             the number of old keys (old pseudo-queries × docid length).
         cov_queries: old pseudo-queries sampled to estimate ``E[k kᵀ]`` (when not stored yet).
+        batch_rows: new pseudo-queries per forward pass (edit vectors are optimised for the
+            documents of one such batch at a time).
         max_source_length: query truncation, as in training.
     """
 
     keeps_edit_state = True
-    #: weights of the layers in the spread, bottom to top (``None``: equal)
+    #: how the update is shared among the edited layers: ``"even"`` (MEMIT) or ``"inverse_distance"`` (DOME)
     spread: str = "even"
 
     def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,
-                 lambda_end: float = 1.0, preservation: float = 1.0, cov_queries: int = 2000,
-                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+                 lambda_end: float = 1.0, preservation: float = 0.3, cov_queries: int = 2000,
+                 batch_rows: int = 256, max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
         super().__init__(seed, verbose)
         if not 0 <= lambda_start <= 1 or not 0 <= lambda_end <= 1:
             raise ValueError(f"lambda_start and lambda_end must lie in [0, 1], got {lambda_start}, {lambda_end}")
@@ -59,6 +62,7 @@ class EditUpdate(UpdateMethod):
         self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
         self.lambda_start, self.lambda_end = lambda_start, lambda_end
         self.preservation, self.cov_queries, self.max_source_length = preservation, cov_queries, max_source_length
+        self.batch_rows = batch_rows
         self._state: dict[str, Any] = {}
         self._moments: dict[int, torch.Tensor] = {}
 
@@ -76,8 +80,9 @@ class EditUpdate(UpdateMethod):
 
     def apply(self, ctx: UpdateContext, sites: list[FFNSite], rows: TeacherForced, row_doc: np.ndarray,
               layers: list[int], targets: list[torch.Tensor], moments: dict[int, tuple[torch.Tensor, float]]
-              ) -> dict[int, torch.Tensor]:
-        """Change the weights so ``layers[-1]`` outputs ``targets``; returns the new keys per layer."""
+              ) -> dict[int, tuple[torch.Tensor, int]]:
+        """Change the weights so ``layers[-1]`` outputs ``targets``; returns per layer the new
+        keys' ``K1 K1ᵀ`` and their number (they join the stored second moment)."""
         return spread_edits(ctx.backbone, rows, sites, layers, layers[-1], targets, moments,
                             self.layer_weights(layers, layers[-1]), verbose=self.verbose)
 
@@ -88,32 +93,39 @@ class EditUpdate(UpdateMethod):
         if ctx.old_queries.empty:
             raise ValueError(f"model editing preserves the old documents' keys, read from their pseudo-queries, "
                              f"but {ctx.path!r} has none saved (built without a query generator)")
+        clock = _Clock()
         state, stored = _load_state(ctx.path)
         sample = ctx.old_examples(limit=self.cov_queries, seed=self.seed)
         old_rows = TeacherForced(backbone, [e.source for e in sample], [e.target for e in sample],
                                  self.max_source_length)
+        clock.lap("encode_old")
         layers, details = self.choose_layers(ctx, sites, old_rows, state)
+        clock.lap("choose_layers")
         n0 = float(sum(len(ctx.old_tokens[d]) for d in ctx.old_queries["docno"]))
         missing = [j for j in layers if j not in stored]
         if missing:
             stored.update({j: m for j, (m, _) in key_second_moment(backbone, old_rows, sites, missing).items()})
         moments = {j: (self.preservation * stored[j].double(), n0) for j in layers}
+        clock.lap("covariance")
 
-        examples = ctx.new_query_examples()
         doc_of = {tuple(t): i for i, t in enumerate(ctx.new_tokens.values())}
+        examples = sorted(ctx.new_query_examples(), key=lambda e: doc_of[tuple(e.target)])  # stable: by document
         row_doc = np.array([doc_of[tuple(e.target)] for e in examples])
         rows = TeacherForced(backbone, [e.source for e in examples], [e.target for e in examples],
-                             self.max_source_length)
+                             self.max_source_length, chunk_size=self.batch_rows, groups=row_doc)
         old_before, new_before = _hit_rate(backbone, old_rows, sites), _hit_rate(backbone, rows, sites)
+        clock.lap("encode_new")
         delta, delta_info = optimise_deltas(backbone, rows, row_doc, len(doc_of), sites, layers[-1], self.steps,
                                             self.lr, self.lambda_start, self.lambda_end, self.weight_decay,
                                             self.seed, self.verbose)
+        clock.lap("edit_vectors")
         targets = targets_at(backbone, rows, row_doc, sites, layers[-1], delta.cpu())
         new_keys = self.apply(ctx, sites, rows, row_doc, layers, targets, moments)
+        clock.lap("weight_update")
 
         # the new documents' keys become old knowledge for the next update
-        for j, k1 in new_keys.items():
-            stored[j] = ((n0 * stored[j].double() + k1.T @ k1) / (n0 + len(k1))).float()
+        for j, (kk, n1) in new_keys.items():
+            stored[j] = ((n0 * stored[j].double() + kk) / (n0 + n1)).float()
         self._moments = stored
         self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")},
                            keys_sampled=len(old_rows))
@@ -121,7 +133,7 @@ class EditUpdate(UpdateMethod):
                     new_rows=len(rows), old_rows_sampled=len(old_rows), old_keys=int(n0),
                     teacher_forced_hit_rate={"old_before": old_before, "old_after": _hit_rate(backbone, old_rows, sites),
                                              "new_before": new_before, "new_after": _hit_rate(backbone, rows, sites)},
-                    **delta_info)
+                    stage_seconds=clock.laps, **delta_info)
 
     def save_state(self, folder: str) -> None:
         if not self._moments:
@@ -133,6 +145,18 @@ class EditUpdate(UpdateMethod):
                                                                 "at docid positions, per decoder layer"})
         with open(os.path.join(out, STATE_FILE), "w") as f:
             json.dump(self._state, f, indent=1)
+
+
+class _Clock:
+    """Seconds spent in each named stage."""
+
+    def __init__(self) -> None:
+        self.last, self.laps = time.perf_counter(), {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
 
 
 def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:

@@ -9,7 +9,6 @@ earlier edits or old documents as a whole, which is why ROME forgets most in the
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from pt_genret.updates.editing import (FFNSite, TeacherForced, critical_window, frozen, layer_patching, run,
@@ -24,9 +23,11 @@ class RomeUpdate(EditUpdate):
     name = "rome"
 
     def __init__(self, layer: int | None = None, probe_queries: int = 500, steps: int = 40, lr: float = 0.1,
-                 weight_decay: float = 1e-3, cov_queries: int = 2000, max_source_length: int = 64, seed: int = 42,
-                 verbose: bool = True) -> None:
-        super().__init__(steps, lr, weight_decay, 1.0, 1.0, 1.0, cov_queries, max_source_length, seed, verbose)
+                 weight_decay: float = 1e-3, cov_queries: int = 2000, batch_rows: int = 256,
+                 max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
+                         cov_queries=cov_queries, batch_rows=batch_rows, max_source_length=max_source_length,
+                         seed=seed, verbose=verbose)
         self.layer, self.probe_queries = layer, probe_queries
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):
@@ -65,4 +66,4 @@ class RomeUpdate(EditUpdate):
             u = inverse @ k
             r = v - weight.detach().double().cpu() @ k
             weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
-        return {j: keys}
+        return {j: (keys.T @ keys, len(keys))}

@@ -92,6 +92,7 @@ class GenUpdater(pt.Indexer):
         """Add the documents (``docno, text[, title]``); returns the index at its new generation."""
         old = GenIndex(self.target.path, device=self.device, verbose=self.verbose)
         meta = old.meta
+        _check_docid_index(old)
         table, docs = old.table(), collect_documents(inp, verbose=self.verbose)
         present = [d for d in docs["docno"] if d in table]
         if present:
@@ -102,9 +103,9 @@ class GenUpdater(pt.Indexer):
 
         backbone = Backbone.load(os.path.join(old.path, "model"), meta["backbone"], meta["num_codes"], self.device)
         scheme = old.scheme()
-        if scheme.kind == "codes":
-            backbone.ensure_codes(scheme.num_codes())
         docids = scheme.assign(docs, taken=table.docids)
+        if scheme.kind == "codes":  # after assign: new documents may need new code tokens
+            backbone.ensure_codes(scheme.num_codes())
         docids, tokens = spell_unique(scheme, backbone, docids, taken={tuple(t) for t in table.tokens})
         trie = _grow(PrefixTrie.load(os.path.join(old.path, "trie.npz")), backbone.vocab_size, table)
         live_before = _live(trie)
@@ -123,11 +124,13 @@ class GenUpdater(pt.Indexer):
                             new_examples=build_examples(docs, new_tokens), old_queries=old_queries,
                             old_tokens=old_tokens, train_config=TrainConfig(**meta["train"]), seed=self.seed,
                             verbose=self.verbose)
+        prepared = time.time()
         info = self.method.update(ctx)
         seconds = time.time() - started
 
         record = _record(meta, self.method.name, self.method.options(), len(docs), 0, seconds, self.seed,
                          len(trie), info)
+        record["prepare_seconds"] = round(prepared - started, 3)  # model load, docids, trie, pseudo-queries
         new_meta = dict(meta, num_docs=len(trie), num_codes=backbone.num_codes,
                         max_docid_length=max(len(t) for t in new_table.tokens))
         new_meta["generations"] = list(meta.get("generations", [])) + [record]
@@ -157,6 +160,7 @@ def remove_documents(index: GenIndex, docnos: Iterable[str]) -> GenIndex:
         raise ValueError("no docnos to remove")
     old = GenIndex(index.path, device=index.device, verbose=index.verbose)
     meta, table = old.meta, old.table()
+    _check_docid_index(old)
     unknown = [d for d in docnos if d not in table]
     if unknown:
         raise ValueError(f"{len(unknown)} docno(s) to remove are not in the index {old.path!r}: {unknown[:5]}")
@@ -174,6 +178,12 @@ def remove_documents(index: GenIndex, docnos: Iterable[str]) -> GenIndex:
     write_generation(old.path, new_meta, trie=trie, keep_edit=True)
     index._cache.clear()
     return GenIndex(old.path, device=index.device, verbose=index.verbose)
+
+
+def _check_docid_index(index: GenIndex) -> None:
+    if index.meta.get("scheme_kind") == "ngrams":
+        raise ValueError(f"{index.path!r} is an n-gram index ({index.meta['scheme']}): updates and removals "
+                         "need a docid index (a docid scheme and its prefix trie)")
 
 
 def read_pseudo_queries(path: str) -> pd.DataFrame:
