@@ -1,4 +1,4 @@
-"""The ``pt-genret`` command: quickstart, index, update, remove, search, evaluate."""
+"""The ``pt-genret`` command: quickstart, index, update, remove, search, evaluate, dynamic."""
 from __future__ import annotations
 
 import argparse
@@ -127,6 +127,72 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
+def parse_method_options(specs: list[str], methods: list[str]) -> dict[str, dict]:
+    """``["dome.num_pseudo_queries=10", "lr=1e-3"]`` → per-method options; a bare key applies to every
+    GR method (not ``bm25``/``dense``). Values are read as JSON where they parse, else kept as text."""
+    import json
+
+    from pt_genret.evaluation.systems import BASELINES
+
+    gr = [m for m in methods if m not in BASELINES]
+    out: dict[str, dict] = {m: {} for m in gr}
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {spec!r}: expected KEY=VALUE or METHOD.KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        method, dot, name = key.partition(".")
+        if dot:
+            if method not in out:
+                raise ValueError(f"--option {spec!r}: {method!r} is not one of the GR methods run ({', '.join(gr)})")
+            out[method][name] = value
+        else:
+            for m in gr:
+                out[m][key] = value
+    return {m: o for m, o in out.items() if o}
+
+
+def cmd_dynamic(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from pt_genret.datasets import load_dataset
+    from pt_genret.evaluation import run_dynamic, subsample, summary_table, write_report
+    from pt_genret.evaluation.systems import BASELINES, update_methods
+    from pt_genret.experiment import usable_docs
+    from pt_genret.evaluation.report import to_markdown
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else \
+        [*update_methods(), *BASELINES]
+    if args.train_split and args.train_split == args.split:
+        raise ValueError(f"--train-split {args.train_split!r} is the evaluation split: the queries would be trained on")
+    dataset = load_dataset(args.dataset)
+    docs = pd.DataFrame(list(usable_docs(dataset)))
+    topics, qrels = dataset.get_topics(args.split), dataset.get_qrels(args.split)
+    docs, topics, qrels = subsample(docs, topics, qrels, args.max_docs, args.max_queries, args.seed)
+    train_topics = train_qrels = None
+    if args.train_split:
+        train_topics, train_qrels = dataset.get_topics(args.train_split), dataset.get_qrels(args.train_split)
+    index_options = {"scheme": args.scheme, "backbone": args.backbone, "query_generator": args.query_generator,
+                     "num_pseudo_queries": args.num_pseudo_queries, "epochs": args.epochs,
+                     "batch_size": args.batch_size, "lr": args.lr, "freeze_encoder": args.freeze_encoder}
+    print(f"dynamic corpus: {len(docs)} documents, {len(topics)} {args.split} queries, "
+          f"methods {', '.join(methods)}; writing to {args.out}")
+    started = time.time()
+    result = run_dynamic(docs, topics, qrels, methods, args.work_dir or os.path.join(args.out, "work"),
+                         steps=args.steps, initial_fraction=args.initial_fraction, seed=args.seed,
+                         measures=args.metrics, mixed=args.mixed, index_options=index_options,
+                         method_options=parse_method_options(args.option, methods),
+                         train_topics=train_topics, train_qrels=train_qrels, keep_indexes=args.keep_indexes,
+                         all_groups=args.all_groups, resume=args.resume, verbose=True)
+    paths = write_report(result, args.out)
+    print(f"\n{to_markdown(summary_table(result))}")
+    print(f"done in {time.time() - started:.0f}s; tables, curves and raw scores in {args.out} "
+          f"({os.path.basename(paths['report.md'])} gathers the tables)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pt-genret", description="Generative retrieval for PyTerrier.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +250,39 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-dir", help="write runs and results.csv here")
     e.add_argument("--work-dir", help="where baseline indexes are built and reused (default: temporary)")
     e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("dynamic", help="dynamic-corpus protocol: train on D0, add D1..Dn per update method, F_n / GA_n")
+    d.add_argument("dataset")
+    d.add_argument("--methods", help="comma-separated GR update methods and baselines (bm25, dense); default: all")
+    d.add_argument("--steps", type=int, default=5, help="number of new-document batches D1..Dn")
+    d.add_argument("--initial-fraction", type=float, default=0.5, help="share of the documents in D0")
+    d.add_argument("--out", required=True, help="output folder for tables (CSV, Markdown), curves (PNG), scores")
+    d.add_argument("--work-dir", help="indexes (default: OUT/work; the D0 GR index there is reused)")
+    d.add_argument("--split", default="test", help="evaluation queries")
+    d.add_argument("--train-split", help="real training queries for the D0 GR index")
+    d.add_argument("--metrics", default="Success@1,Success@10")
+    d.add_argument("--mixed", choices=["exclude", "split"], default="exclude",
+                   help="queries with relevant documents in several batches: leave out, or score per batch")
+    d.add_argument("--max-docs", type=int, help="subsample: judged documents of sampled queries plus random others")
+    d.add_argument("--max-queries", type=int, help="subsample the evaluation queries")
+    d.add_argument("--scheme", default="keywords")
+    d.add_argument("--backbone", default="minilm")
+    d.add_argument("--query-generator", default="extractive")
+    d.add_argument("--num-pseudo-queries", type=int, default=5)
+    d.add_argument("--epochs", type=int, default=10)
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--lr", type=float, default=5e-4)
+    d.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None)
+    d.add_argument("--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                   help="extra updater argument (repeatable); without METHOD. it applies to every GR method")
+    d.add_argument("--keep-indexes", action="store_true", help="keep every method's final index under the work dir")
+    d.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="run every method again instead of reusing results saved in the work dir by a run with "
+                        "the same settings")
+    d.add_argument("--all-groups", action="store_true",
+                   help="after step i also score the queries of D1..D(i-1) (scores.csv); slower")
+    d.add_argument("--seed", type=int, default=42)
+    d.set_defaults(func=cmd_dynamic)
     return parser
 
 

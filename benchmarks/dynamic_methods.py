@@ -1,0 +1,82 @@
+"""GR update methods and re-indexed baselines side by side on a dynamic corpus, in one run on one machine.
+
+For each method: R@1 and R@10 on the documents new at each step (GA_n of Hit@1 and Hit@10), forgetting
+F_n of the initial documents, and seconds per added document -- the columns of the DOME results table.
+Full tables, curves and raw scores go to OUT (see docs/dynamic.md).
+
+    python benchmarks/dynamic_methods.py [DATASET] [--out OUT] [--max-docs 600] [--epochs 3] ...
+
+The defaults are CPU-sized: SciFact's train queries (GR sees only pseudo-queries), their judged documents plus random others up to
+``--max-docs``, the MiniLM backbone (frozen encoder) for 3 epochs, 5 steps of new documents.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("dataset", nargs="?", default=os.path.join("..", "shared", "data", "scifact"))
+    p.add_argument("--out", default="runs/dynamic-methods")
+    p.add_argument("--methods", help="comma-separated; default: every GR update method, then bm25 and dense")
+    p.add_argument("--split", default="train", help="evaluation queries (the shared SciFact copy has train only)")
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--initial-fraction", type=float, default=0.5)
+    p.add_argument("--max-docs", type=int, default=600)
+    p.add_argument("--max-queries", type=int)
+    p.add_argument("--scheme", default="keywords")
+    p.add_argument("--backbone", default="minilm")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--num-pseudo-queries", type=int, default=3)
+    p.add_argument("--seed", type=int, default=42)
+    args = p.parse_args(argv)
+
+    import pandas as pd
+    import torch
+    import transformers
+
+    from pt_genret.datasets import load_dataset
+    from pt_genret.evaluation import run_dynamic, subsample, summary_table, write_report
+    from pt_genret.evaluation.report import to_markdown
+    from pt_genret.evaluation.systems import BASELINES, update_methods
+    from pt_genret.experiment import usable_docs
+
+    transformers.logging.set_verbosity_error()
+    methods = args.methods.split(",") if args.methods else [*update_methods(), *BASELINES]
+    dataset = load_dataset(args.dataset)
+    docs = pd.DataFrame(list(usable_docs(dataset)))
+    docs, topics, qrels = subsample(docs, dataset.get_topics(args.split), dataset.get_qrels(args.split),
+                                    args.max_docs, args.max_queries, args.seed)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    print(f"{args.dataset}: {len(docs)} documents, {len(topics)} {args.split} queries; methods {', '.join(methods)}; "
+          f"{device}, torch {torch.__version__}, {platform.platform()}", flush=True)
+    started = time.time()
+    result = run_dynamic(docs, topics, qrels, methods, os.path.join(args.out, "work"), steps=args.steps,
+                         initial_fraction=args.initial_fraction, seed=args.seed,
+                         index_options={"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
+                                        "num_pseudo_queries": args.num_pseudo_queries},
+                         verbose=True)
+    write_report(result, args.out)
+    s = summary_table(result)
+    table = pd.DataFrame({
+        "Method": s["Method"],
+        "R@1 new": s["Hit@1 new"], "R@10 new": s["Hit@10 new"],
+        "F_n (R@10)": s["F_n Hit@10"], "F_n (R@1)": s["F_n Hit@1"],
+        "s/doc added": s["s/doc added"],
+        "D0 R@10": [result.score(m, "Success@10", 0, 0) for m in result.methods],
+    })
+    print("\n" + to_markdown(table))
+    print(f"batches {result.settings['batch_sizes']}; {len(result.excluded)} mixed queries left out; "
+          f"total {time.time() - started:.0f}s; tables and curves in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
