@@ -42,8 +42,9 @@ PRESETS: dict[str, Preset] = {
                   "unless a doc2query model is given."),
     "Ultron-URL": Preset("url", notes="Ultron with URL docids (falling back to titles where a document has no "
                          "url). Ultron's three-stage training is replaced by the shared training."),
-    "Ultron-PQ": Preset("pq", {"m": 4, "k": 16}, notes="Ultron with product-quantised docids (m=4 sub-spaces, "
-                        "k=16 centroids) with position-aware code tokens."),
+    "Ultron-PQ": Preset("pq", {"m": 8, "k": 32}, notes="Ultron with product-quantised docids (m=8 sub-spaces, "
+                        "k=32 centroids; m=4, k=16 left 193 SciFact documents on one code) with position-aware "
+                        "code tokens. Ultron uses m=24, k=256 over its own embeddings."),
     "TIGER-RQ": Preset("rq", {"m": 3, "k": 16}, notes="Residual-quantised semantic ids as in TIGER (k-means per "
                        "level instead of an RQ-VAE)."),
     "SEAL": Preset("ngrams", {"span_length": 10}, decoder="ngram",
