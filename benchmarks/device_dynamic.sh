@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The dynamic-corpus benchmark (benchmarks/dynamic_methods.py) on SciFact, on a GPU machine, in one command.
+#
+# Every update method and the re-indexed baselines run one after another in one process, so
+# their seconds per added document are comparable. PRESETS (space-separated, optional) also
+# rebuilds those presets of the families comparison on Cranfield and SciFact alongside, with
+# FAM_ARGS_CRAN / FAM_ARGS_SCI, and brings back their runs.
+# Needs the carried bundle .devbundle/ (see benchmarks/device_setup.sh).
+# Env: DYN_ARGS (dynamic_methods.py options), DYN_TIMEOUT (seconds), PRESETS, FAM_ARGS_CRAN, FAM_ARGS_SCI.
+set -euo pipefail
+DYN_ARGS=${DYN_ARGS:---max-docs 400 --max-queries 200 --epochs 5}
+# shellcheck source=benchmarks/device_setup.sh
+source benchmarks/device_setup.sh
+WORK=/tmp/dynamic
+IDX=/tmp/families
+mkdir -p "$WORK" "$IDX"
+
+snapshot() {
+  (cd "$WORK" && files=$(ls -d out/*.csv out/*.md out/*.png out/*.json 2>/dev/null || true) && [ -n "$files" ] \
+    && tar -czf "$OUT"/.dyn.tmp $files && mv "$OUT"/.dyn.tmp "$OUT"/dynamic.tar.gz) || true
+  (cd "$IDX" && files=$(ls -d */*.res.gz */*.log */*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
+    && tar -czf "$OUT"/.fam.tmp $files && mv "$OUT"/.fam.tmp "$OUT"/families-runs.tar.gz) || true
+}
+(while sleep 20; do snapshot; done) &
+snapshot_pid=$!
+
+if [ -n "${PRESETS:-}" ]; then
+  export PRESETS JOB_TIMEOUT=${JOB_TIMEOUT:-400}
+  # shellcheck disable=SC2086
+  bash benchmarks/families_parallel.sh /tmp/cranfield "$IDX/cranfield" ${FAM_ARGS_CRAN:---epochs 4 --num-pseudo-queries 5} \
+    --decode-batch-size 32 > "$OUT"/families-cranfield.log 2>&1 &
+  # shellcheck disable=SC2086
+  bash benchmarks/families_parallel.sh /tmp/scifact-split "$IDX/scifact" --split dev --train-split train \
+    ${FAM_ARGS_SCI:---epochs 2 --num-pseudo-queries 3} --decode-batch-size 32 > "$OUT"/families-scifact.log 2>&1 &
+fi
+
+status=0
+# shellcheck disable=SC2086
+timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py /tmp/scifact-split --split train \
+  --out "$WORK/out" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
+wait
+kill "$snapshot_pid" 2>/dev/null || true
+snapshot
+grep -v "it/s\|batch/s\|s/it\|s/batch\|step/s\|s/step" "$OUT"/dynamic.log | tail -n 40
+[ -n "${PRESETS:-}" ] && grep -h "^| \|exit" "$OUT"/families-*.log
+ls -la "$OUT"
+exit $status
