@@ -24,21 +24,24 @@ snapshot() {
 (while sleep 20; do snapshot; done) &
 snapshot_pid=$!
 
+jobs_pids=()
 if [ -n "${PRESETS:-}" ]; then
   export PRESETS JOB_TIMEOUT=${JOB_TIMEOUT:-400}
   # shellcheck disable=SC2086
   bash benchmarks/families_parallel.sh /tmp/cranfield "$IDX/cranfield" ${FAM_ARGS_CRAN:---epochs 4 --num-pseudo-queries 5} \
     --decode-batch-size 32 > "$OUT"/families-cranfield.log 2>&1 &
+  jobs_pids+=($!)
   # shellcheck disable=SC2086
   bash benchmarks/families_parallel.sh /tmp/scifact-split "$IDX/scifact" --split dev --train-split train \
     ${FAM_ARGS_SCI:---epochs 2 --num-pseudo-queries 3} --decode-batch-size 32 > "$OUT"/families-scifact.log 2>&1 &
+  jobs_pids+=($!)
 fi
 
 status=0
 # shellcheck disable=SC2086
 timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py /tmp/scifact-split --split train \
   --out "$WORK/out" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
-wait
+for pid in "${jobs_pids[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
 kill "$snapshot_pid" 2>/dev/null || true
 snapshot
 grep -v "it/s\|batch/s\|s/it\|s/batch\|step/s\|s/step" "$OUT"/dynamic.log | tail -n 40
