@@ -1,6 +1,6 @@
 """BM25-term docids: the document's terms with the highest BM25 weight, best first.
 
-A term ``w`` of document ``d`` weighs
+A term ``w`` of document ``d`` weighs::
 
     idf(w) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl)),
     idf(w) = log(1 + (N - df(w) + 0.5) / (df(w) + 0.5)),
