@@ -41,6 +41,7 @@ from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything, train
 
 FORMAT_VERSION = 1
+PSEUDO_QUERIES = "pseudo_queries.jsonl"
 REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "scheme")
 
 
@@ -299,11 +300,26 @@ def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_c
     save_constraint(folder)  # trie.npz, or ngrams/<view>.npz
     scheme.save(os.path.join(folder, "scheme"))
     if "querygen" in docs.columns:
-        with open(os.path.join(folder, "pseudo_queries.jsonl"), "w", encoding="utf8") as f:
+        with open(os.path.join(folder, PSEUDO_QUERIES), "w", encoding="utf8") as f:
             for d, qs in zip(docs["docno"], docs["querygen"]):
                 f.write(json.dumps({"docno": d, "queries": list(qs)}) + "\n")
     with open(os.path.join(folder, "pt_meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
+
+
+def read_pseudo_queries(path: str) -> pd.DataFrame:
+    """``docno, query`` rows of an index's saved pseudo-queries (empty if it has none)."""
+    file = os.path.join(path, PSEUDO_QUERIES)
+    rows: list[tuple[str, str]] = []
+    if os.path.exists(file):
+        with open(file, encoding="utf8") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    rec = json.loads(line)
+                    rows.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
+                except (json.JSONDecodeError, KeyError) as e:
+                    raise ValueError(f"corrupt {file!r} at line {n}: {e}") from None
+    return pd.DataFrame(rows, columns=["docno", "query"])
 
 
 def _write_atomically(path: str, overwrite: bool, write) -> None:

@@ -9,15 +9,13 @@ pseudo-queries, training) is shared, so the systems differ only where their mech
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import pyterrier as pt
 
-from pt_genret.index import GenIndex, GenIndexer
+from pt_genret.index import GenIndex, GenIndexer, read_pseudo_queries
 from pt_genret.retriever import GenRetriever
 
 
@@ -104,16 +102,11 @@ class _RankPhaseIndexer(pt.Indexer):
 
 def pseudo_query_topics(index: GenIndex, limit: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded sample of the index's saved pseudo-queries as topics and qrels (one relevant document each)."""
-    path = os.path.join(index.path, "pseudo_queries.jsonl")
-    if not os.path.exists(path):
+    frame = read_pseudo_queries(index.path)
+    if frame.empty:
         raise ValueError(f"{index.path!r} has no pseudo-queries and no training queries were given: "
                          "the learning-to-rank phase needs one or the other")
-    rows = []
-    with open(path, encoding="utf8") as f:
-        for line in f:
-            rec = json.loads(line)
-            rows.extend((f"pq-{rec['docno']}-{j}", q, rec["docno"]) for j, q in enumerate(rec["queries"]) if q.strip())
-    frame = pd.DataFrame(rows, columns=["qid", "query", "docno"])
+    frame["qid"] = "pq-" + frame["docno"] + "-" + frame.groupby("docno").cumcount().astype(str)
     frame = frame.sample(n=min(limit, len(frame)), random_state=seed).reset_index(drop=True)
     return frame[["qid", "query"]], frame[["qid", "docno"]].assign(label=1)
 

@@ -26,12 +26,12 @@ from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable
 from pt_genret.documents import collect_documents
-from pt_genret.index import GenIndex, _versions, _write_atomically, spell_unique
+from pt_genret.index import (PSEUDO_QUERIES, GenIndex, _versions, _write_atomically, read_pseudo_queries,
+                             spell_unique)
 from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything
 from pt_genret.updates.base import UpdateContext, UpdateMethod, edit_dir
 
-PSEUDO_QUERIES = "pseudo_queries.jsonl"
 
 
 def make_method(method: str | UpdateMethod | type, seed: int = 42, verbose: bool = True,
@@ -184,21 +184,6 @@ def _check_docid_index(index: GenIndex) -> None:
     if index.meta.get("scheme_kind") == "ngrams":
         raise ValueError(f"{index.path!r} is an n-gram index ({index.meta['scheme']}): updates and removals "
                          "need a docid index (a docid scheme and its prefix trie)")
-
-
-def read_pseudo_queries(path: str) -> pd.DataFrame:
-    """``docno, query`` rows of an index's saved pseudo-queries (empty if it has none)."""
-    file = os.path.join(path, PSEUDO_QUERIES)
-    rows: list[tuple[str, str]] = []
-    if os.path.exists(file):
-        with open(file, encoding="utf8") as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    rec = json.loads(line)
-                    rows.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
-                except (json.JSONDecodeError, KeyError) as e:
-                    raise ValueError(f"corrupt {file!r} at line {n}: {e}") from None
-    return pd.DataFrame(rows, columns=["docno", "query"])
 
 
 def write_generation(path: str, meta: dict, backbone: Backbone | None = None, table: DocIdTable | None = None,
