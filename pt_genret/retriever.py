@@ -86,12 +86,12 @@ class GenRetriever(pt.Transformer):
         raise ValueError(f"decoder {getattr(self.decoder, 'name', self.decoder)!r} decodes docids over a trie; "
                          f"{self.index.path!r} is an n-gram index: use decoder='ngram'")
 
-    def _ngram_results(self, queries: list[str]) -> list[list]:
+    def _ngram_results(self, queries: list[str], num_results: int) -> list[list]:
         backbone, views, decoder = self.index.backbone(), self.index.views(), self._ngram_decoder()
         out = []
         batches = range(0, len(queries), self.batch_size)
         for start in pt.tqdm(batches, desc="GenRetriever (n-grams)", unit="batch", disable=not self.verbose):
-            out.extend(decoder.decode(backbone, views, queries[start:start + self.batch_size], self.num_results))
+            out.extend(decoder.decode(backbone, views, queries[start:start + self.batch_size], num_results))
         return out
 
     def _ngram_strings(self, ngrams) -> list[str]:
@@ -137,7 +137,7 @@ class GenRetriever(pt.Transformer):
         table = self.index.table()
         qids, queries = topics["qid"].astype(str).tolist(), topics["query"].astype(str).tolist()
         rows = []
-        for qid, query, res in zip(qids, queries, self._ngram_results(queries)):
+        for qid, query, res in zip(qids, queries, self._ngram_results(queries, self.num_results)):
             rows.extend((qid, query, table.docnos[d], s, table.docids[d], self._ngram_strings(g)) for d, s, g in res)
         res = pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "docid", "ngrams"])
         res["decoder"] = self._ngram_decoder().name
@@ -169,9 +169,7 @@ class GenRetriever(pt.Transformer):
         """Candidates scored by the aggregated weight of the n-grams generated for their query."""
         table = self.index.table()
         keys = list(groups)
-        full = GenRetriever(self.index, num_results=len(table), decoder=self._ngram_decoder(),
-                            batch_size=self.batch_size, verbose=self.verbose)
-        found = full._ngram_results([str(query) for _, query in keys])
+        found = self._ngram_results([str(query) for _, query in keys], num_results=len(table))
         scores, ngrams = np.zeros(len(out)), [[] for _ in range(len(out))]
         for (qid, query), res in zip(keys, found):
             by_doc = {table.docnos[d]: (s, g) for d, s, g in res}

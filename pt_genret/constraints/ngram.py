@@ -62,11 +62,15 @@ class NgramIndex:
     def children(self, lo: int, hi: int, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The tokens that extend the n-gram whose suffixes are ``[lo, hi)`` (of length ``depth``),
         with each extension's own interval ``[start, start + count)``: one step of decoding."""
-        pos = self.suffixes[lo:hi] + depth
-        col = np.where(pos < len(self.text), self.text[np.minimum(pos, len(self.text) - 1)], -1)
-        tokens, first, counts = np.unique(col, return_index=True, return_counts=True)
+        tokens, first, counts = np.unique(self._column(lo, hi, depth), return_index=True, return_counts=True)
         keep = (tokens >= 0) & (tokens != self.separator)
         return tokens[keep], lo + first[keep], counts[keep]
+
+    def _column(self, lo: int, hi: int, depth: int) -> np.ndarray:
+        """The token at offset ``depth`` of each suffix in ``[lo, hi)``, sorted when those suffixes
+        share their first ``depth`` tokens; suffixes too short to have one give -1 (they sort first)."""
+        pos = self.suffixes[lo:hi] + depth
+        return np.where(pos < len(self.text), self.text[np.minimum(pos, len(self.text) - 1)], -1)
 
     def documents_in(self, lo: int, hi: int) -> np.ndarray:
         """Sorted documents of the suffixes ``[lo, hi)`` (an interval from :meth:`children`)."""
@@ -77,9 +81,7 @@ class NgramIndex:
         lo, hi = 0, len(self.suffixes)
         for depth, tok in enumerate(ngram):
             tok = int(tok)
-            pos = self.suffixes[lo:hi] + depth
-            # suffixes shorter than depth+1 sort first: give them -1
-            col = np.where(pos < len(self.text), self.text[np.minimum(pos, len(self.text) - 1)], -1)
+            col = self._column(lo, hi, depth)
             lo, hi = lo + int(np.searchsorted(col, tok, "left")), lo + int(np.searchsorted(col, tok, "right"))
             if lo >= hi:
                 return lo, lo
@@ -92,17 +94,13 @@ class NgramIndex:
 
     def next_tokens(self, prefix: Sequence[int]) -> np.ndarray:
         """Sorted distinct tokens that follow ``prefix`` somewhere in the corpus."""
-        lo, hi = self.interval(prefix)
-        pos = self.suffixes[lo:hi] + len(prefix)
-        toks = self.text[pos[pos < len(self.text)]]
-        return np.unique(toks[toks != self.separator])
+        return self.children(*self.interval(prefix), len(prefix))[0]
 
     def documents(self, ngram: Sequence[int]) -> np.ndarray:
         """Sorted indices of the documents that contain ``ngram``."""
         if len(ngram) == 0:
             return np.arange(self.num_docs)
-        lo, hi = self.interval(ngram)
-        return np.unique(self.doc_of[self.suffixes[lo:hi]])
+        return self.documents_in(*self.interval(ngram))
 
     def save(self, path: str) -> None:
         save_arrays(path, FORMAT_VERSION, vocab_size=np.array([self.vocab_size]), text=self.text,
