@@ -55,6 +55,18 @@ def make_docs(per_topic: int = 8, seed: int = 7, topics: tuple[str, ...] | None 
     return docs
 
 
+FILLER = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+          "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee").split()
+
+
+def filler_docs(n: int = 30, seed: int = 13) -> list[dict]:
+    """``n`` documents of random filler words (3-word title, 20-word text): a corpus in which
+    the BM25 tests plant the few terms their queries look for."""
+    rng = random.Random(seed)
+    return [{"docno": f"d{i}", "title": " ".join(rng.choices(FILLER, k=3)),
+             "text": " ".join(rng.choices(FILLER, k=20))} for i in range(n)]
+
+
 def build_tiny_index(path, docs, scheme: str = "title", epochs: int = 2, seed: int = 42, **kwargs):
     """A GenIndex trained with the tiny from-scratch T5 backbone."""
     from pt_genret.index import GenIndex

@@ -1,21 +1,16 @@
 """Tests for pt_genret.baselines (small in-code data, no network)."""
-import random
 
 import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 import pytest
 
+from conftest import filler_docs
 from pt_genret.baselines import bm25_pisa, default_dense_model, dense_retriever, rrf
-
-FILLER = ('alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike '
-          'november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee').split()
 
 
 def _bm25_corpus():
-    rng = random.Random(13)
-    docs = [{'docno': f'd{i}', 'title': ' '.join(rng.choices(FILLER, k=3)),
-             'text': ' '.join(rng.choices(FILLER, k=20))} for i in range(30)]
+    docs = filler_docs()
     docs[17]['text'] += ' zyzzogeton'  # exact query term, only in the body of d17
     docs[5]['title'] = 'quokka habitat'  # term only present in the title of d5
     return docs

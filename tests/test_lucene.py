@@ -9,20 +9,17 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 import pytest
 
+from conftest import FILLER, filler_docs
 from pt_genret.baselines import bm25_pisa, rrf
 from pt_genret.lucene import LuceneBM25, bm25_lucene, index_lucene, is_lucene_index, java_home, start_java
 
-FILLER = ('alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike '
-          'november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee').split()
 # one distinctive word per document, never a stopword and unchanged by Porter and Porter2 stemming
 RARE = ('zyzzogeton quokka axolotl narwhal pangolin okapi tapir wombat dugong gharial kinkajou '
         'numbat quoll serval caracal').split()
 
 
 def _corpus():
-    rng = random.Random(13)
-    docs = [{'docno': f'd{i}', 'title': ' '.join(rng.choices(FILLER, k=3)),
-             'text': ' '.join(rng.choices(FILLER, k=20))} for i in range(30)]
+    docs = filler_docs()
     for i, word in enumerate(RARE):
         docs[2 * i]['text'] += ' ' + word  # doc d{2i} alone holds RARE[i]
     docs[5]['title'] = 'marmoset habitat'  # term only present in the title of d5
