@@ -18,30 +18,22 @@ mkdir -p "$WORK" "$IDX"
 snapshot() {
   (cd "$WORK" && files=$(ls -d out/*.csv out/*.md out/*.png out/*.json 2>/dev/null || true) && [ -n "$files" ] \
     && tar -czf "$OUT"/.dyn.tmp $files && mv "$OUT"/.dyn.tmp "$OUT"/dynamic.tar.gz) || true
-  (cd "$IDX" && files=$(ls -d */*.res.gz */*.log */*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
-    && tar -czf "$OUT"/.fam.tmp $files && mv "$OUT"/.fam.tmp "$OUT"/families-runs.tar.gz) || true
+  snapshot_families "$IDX"
 }
 (while sleep 20; do snapshot; done) &
 snapshot_pid=$!
 
-jobs_pids=()
+FAMILY_PIDS=()
 if [ -n "${PRESETS:-}" ]; then
   export PRESETS JOB_TIMEOUT=${JOB_TIMEOUT:-400}
-  # shellcheck disable=SC2086
-  bash benchmarks/families_parallel.sh /tmp/cranfield "$IDX/cranfield" ${FAM_ARGS_CRAN:---epochs 4 --num-pseudo-queries 5} \
-    --decode-batch-size 32 > "$OUT"/families-cranfield.log 2>&1 &
-  jobs_pids+=($!)
-  # shellcheck disable=SC2086
-  bash benchmarks/families_parallel.sh /tmp/scifact-split "$IDX/scifact" --split dev --train-split train \
-    ${FAM_ARGS_SCI:---epochs 2 --num-pseudo-queries 3} --decode-batch-size 32 > "$OUT"/families-scifact.log 2>&1 &
-  jobs_pids+=($!)
+  launch_families "$IDX" "${FAM_ARGS_CRAN:---epochs 4 --num-pseudo-queries 5}" "${FAM_ARGS_SCI:---epochs 2 --num-pseudo-queries 3}"
 fi
 
 status=0
 # shellcheck disable=SC2086
 timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py /tmp/scifact-split --split train \
   --out "$WORK/out" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
-for pid in "${jobs_pids[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
+for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
 kill "$snapshot_pid" 2>/dev/null || true
 snapshot
 grep -v "it/s\|batch/s\|s/it\|s/batch\|step/s\|s/step" "$OUT"/dynamic.log | tail -n 40

