@@ -195,7 +195,7 @@ def test_editing_methods_add_documents_and_keep_old_ones(index, method):
     gen = new.meta["generations"][-1]
     assert gen["method"] == method and gen["docs_added"] == len(NEW)
     tf = gen["details"]["teacher_forced_hit_rate"]
-    assert tf["new_after"] > tf["new_before"] and tf["old_after"] >= tf["old_before"] - 0.1
+    assert tf["new_after"] >= (0.25 if method == "rome" else 0.5) and tf["old_after"] >= tf["old_before"] - 0.1
     assert os.path.exists(os.path.join(new.path, "edit", "key_covariance.safetensors"))
 
 
@@ -229,9 +229,56 @@ def test_dome_reuses_its_state_and_finetuning_drops_it(index):
     assert not os.path.exists(os.path.join(third.path, "edit"))
 
 
+@pytest.mark.parametrize("name", ["t5-scratch", "minilm"])
+def test_output_head_matches_a_full_decoder_pass(name):
+    """Edit vectors at the top decoder layer are optimised through the output head alone; the
+    head must give the model's own logits, also restricted to a sub-vocabulary."""
+    from pt_genret.backbone import create_backbone
+    from pt_genret.updates.editing import TeacherForced, ffn_sites, output_head, run
+
+    texts = [d["title"] + " " + d["text"] for d in OLD]
+    options = {"d_model": 64, "layers": 2, "vocab_size": 400} if name == "t5-scratch" else {}
+    backbone = create_backbone(name, texts, seed=3, **options)
+    backbone.model.eval()
+    sites = ffn_sites(backbone.model)
+    targets = [backbone.tokenizer(d["title"], add_special_tokens=False)["input_ids"][:4] + [backbone.eos_token_id]
+               for d in OLD[:6]]
+    rows = TeacherForced(backbone, [d["text"] for d in OLD[:6]], targets)
+    top = len(sites) - 1
+    assert output_head(backbone.model, sites, top - 1) is None
+    head = output_head(backbone.model, sites, top)
+    with torch.no_grad():
+        logits, seen = run(backbone, rows.chunks[0], sites, outputs=[top])
+        hidden = seen["outputs"][top]
+        torch.testing.assert_close(head(hidden).float(), logits, atol=1e-4, rtol=1e-4)
+        vocab = torch.tensor([5, 17, 42, backbone.eos_token_id])
+        torch.testing.assert_close(head(hidden, vocab).float(), logits[..., vocab], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("docid_softmax", [True, False])
+def test_edit_vectors_through_the_head_or_the_whole_decoder(index, docid_softmax):
+    """DOME's edit vectors at the top layer: a softmax over docid tokens (fast) or the whole vocabulary."""
+    new = index.updater(method="dome", num_critical_layers=2, docid_softmax=docid_softmax, verbose=False).index(NEW)
+    details = new.meta["generations"][-1]["details"]
+    assert details["delta_fast_head"] is True and details["critical_layers"] == [0, 1]
+    vocab = details["delta_vocab"]
+    if docid_softmax:
+        table = new.table()
+        assert vocab == len({t for tokens in table.tokens for t in tokens})  # docid tokens only
+        assert vocab < new.backbone().vocab_size
+    else:
+        assert vocab is None
+    assert details["hit_rate_with_deltas"] >= 0.9  # judged over the whole vocabulary
+    assert in_top(new, NEW) >= 0.75 and title_hits(new, OLD) >= 0.85
+
+
 def test_edit_options_are_checked(index):
     with pytest.raises(ValueError, match="lambda_start"):
         index.updater(method="dome", lambda_start=1.5)
+    with pytest.raises(ValueError, match="anneal"):
+        index.updater(method="dome", anneal=0)
+    with pytest.raises(ValueError, match="stop_prob"):
+        index.updater(method="memit", stop_prob=1.5)
     with pytest.raises(ValueError, match="decoder has layers 0..1"):
         index.updater(method="memit", layers=[5], verbose=False).index(NEW)
 

@@ -15,7 +15,7 @@ the index), spread over the layers in proportion to ``1/dist(j, l)``.
 """
 from __future__ import annotations
 
-from pt_genret.updates.editing import FFNSite, TeacherForced, critical_window, layer_patching
+from pt_genret.updates.editing import FFNSite, critical_window, layer_patching
 from pt_genret.updates.model_edit import EditUpdate, default_num_critical
 
 
@@ -36,20 +36,22 @@ class DomeUpdate(EditUpdate):
 
     def __init__(self, num_critical_layers: int | None = None, probe_queries: int = 500, relocate: bool = False,
                  steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 0.3,
-                 lambda_end: float = 1.0, preservation: float = 0.3, cov_queries: int = 2000,
-                 batch_rows: int = 256, max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = 0.9, docid_softmax: bool = True,
+                 preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
+                 max_source_length: int = 64, check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
         super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=lambda_start,
-                         lambda_end=lambda_end, preservation=preservation, cov_queries=cov_queries,
-                         batch_rows=batch_rows, max_source_length=max_source_length, seed=seed, verbose=verbose)
+                         lambda_end=lambda_end, anneal=anneal, stop_prob=stop_prob, docid_softmax=docid_softmax, preservation=preservation,
+                         cov_queries=cov_queries, batch_rows=batch_rows, max_source_length=max_source_length,
+                         check_rows=check_rows, seed=seed, verbose=verbose)
         if num_critical_layers is not None and num_critical_layers < 1:
             raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
         self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate
 
-    def choose_layers(self, ctx, sites: list[FFNSite], probe: TeacherForced, state: dict):
+    def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):
         size = self.num_critical_layers or default_num_critical(len(sites))
         stored = state.get("critical_layers")
         if stored and not self.relocate and len(stored) == min(size, len(sites)):
             return list(stored), {"critical_layers": list(stored), "critical_layers_from": "index"}
-        report = layer_patching(ctx.backbone, probe.head(self.probe_queries), sites)
+        report = layer_patching(ctx.backbone, probe(self.probe_queries), sites)
         layers = critical_window(report, size)
         return layers, {"critical_layers": layers, "critical_layers_from": "patching", "patching": report}

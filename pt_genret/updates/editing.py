@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pyterrier as pt
@@ -283,50 +283,131 @@ def critical_window(report: list[dict], size: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------------- edit vectors
+@dataclass
+class OutputHead:
+    """The model's output head split as ``logits = transform(h) @ weight.T + bias``, so logits
+    can be computed for a subset of the vocabulary."""
+
+    transform: Callable[[torch.Tensor], torch.Tensor]
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __call__(self, h: torch.Tensor, vocab: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of ``vocab`` (token ids; all when ``None``) for the top decoder layer's output ``h``."""
+        x = self.transform(h)
+        weight = self.weight if vocab is None else self.weight[vocab]
+        out = x @ weight.T
+        if self.bias is not None:
+            out = out + (self.bias if vocab is None else self.bias[vocab])
+        return out
+
+
+def output_head(model: nn.Module, sites: list[FFNSite], layer: int) -> OutputHead | None:
+    """The output head after decoder ``layer`` when it is the top one, else ``None``.
+
+    Edit vectors added to the top layer change nothing but the head's input, so their
+    optimisation can skip the decoder (:func:`optimise_deltas` checks the head against a full
+    pass once and falls back to full passes if they disagree).
+    """
+    if layer != len(sites) - 1:
+        return None
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if decoder is not None and hasattr(decoder, "cls"):  # BertLMHeadModel decoder
+        predictions = decoder.cls.predictions
+        return OutputHead(predictions.transform, predictions.decoder.weight, predictions.decoder.bias)
+    if decoder is not None and hasattr(decoder, "final_layer_norm") and hasattr(model, "lm_head"):  # T5
+        scale = getattr(model.config, "scale_decoder_outputs", getattr(model.config, "tie_word_embeddings", True))
+        factor = model.config.d_model ** -0.5 if scale else 1.0
+        return OutputHead(lambda h: decoder.final_layer_norm(h) * factor, model.lm_head.weight, model.lm_head.bias)
+    return None
+
+
 def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, num_docs: int,
                     sites: list[FFNSite], layer: int, steps: int = 40, lr: float = 0.1,
-                    lambda_start: float = 0.3, lambda_end: float = 1.0, weight_decay: float = 1e-3,
-                    seed: int = 42, verbose: bool = False) -> tuple[torch.Tensor, dict]:
+                    lambda_start: float = 0.3, lambda_end: float = 1.0, anneal: float = 0.5,
+                    weight_decay: float = 1e-3, stop_prob: float | None = 0.9,
+                    vocab: torch.Tensor | None = None, seed: int = 42,
+                    verbose: bool = False) -> tuple[torch.Tensor, dict]:
     """Edit vectors ``δ (docs, T, h)``, added to ``layer``'s output at each docid position, that
     make the model write each document's docid for each of its rows.
 
     Loss: cross-entropy between the edited prediction and the hybrid target
     ``(1-λ)·p_orig + λ·onehot(docid token)``, λ going linearly from ``lambda_start`` to
-    ``lambda_end``; plus ``weight_decay·|δ|²``. Documents are optimised chunk by chunk (a
-    chunk of ``rows`` never splits a document), so ``p_orig`` is held for one chunk at a time.
+    ``lambda_end`` over the first ``anneal`` fraction of the steps, then held; plus
+    ``weight_decay·|δ|²``. Once λ is held, a chunk stops early when every docid token of every
+    row has probability at least ``stop_prob`` (``None``: always run ``steps``). Documents are
+    optimised chunk by chunk (a chunk of ``rows`` never splits a document), so ``p_orig`` is
+    held for one chunk at a time, and only at the docid positions. At the top decoder layer
+    only the output head is re-run at each step (:func:`output_head`).
+
+    ``vocab`` (token ids, with every docid token): the softmax of the loss runs over these
+    tokens only, the ones constrained decoding can write, instead of the whole vocabulary;
+    the output head (its largest cost by far) then shrinks to them. Only used at the top
+    decoder layer; the reported ``hit_rate_with_deltas`` is always over the whole vocabulary.
     """
+    if not 0 < anneal <= 1:
+        raise ValueError(f"anneal must be in (0, 1], got {anneal}")
     torch.manual_seed(seed)
     dev = backbone.device
     width, h = rows.width, sites[layer].proj.out_features
     delta = torch.zeros(num_docs, width, h)
+    head = output_head(backbone.model, sites, layer)
+    sub = position = None
+    if vocab is not None:
+        labels_all = torch.as_tensor([t for row in rows.targets for t in row], dtype=torch.long)
+        sub = torch.unique(torch.cat([torch.as_tensor(vocab, dtype=torch.long), labels_all])).to(dev)
+        position = torch.full((backbone.vocab_size,), -1, dtype=torch.long, device=dev)
+        position[sub] = torch.arange(len(sub), device=dev)
     starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
-    losses, hits = [], []
+    ramp = max(1, int(round(anneal * steps)) - 1)
+    losses, hits, used = [], [], []
     with frozen(backbone.model):
         for c, s in pt.tqdm(list(zip(rows.chunks, starts)), desc="edit vectors", unit="chunk", disable=not verbose):
             docs = np.unique(row_doc[s:s + len(c.labels)])
             local = torch.as_tensor(np.searchsorted(docs, row_doc[s:s + len(c.labels)]), device=dev)
             valid = c.valid.to(dev)
+            labels = c.labels.to(dev)[valid]
             d = torch.zeros(len(docs), c.labels.shape[1], h, device=dev, requires_grad=True)
             optimiser = torch.optim.Adam([d], lr=lr)
             with torch.no_grad():
-                p_orig = torch.softmax(run(backbone, c, sites)[0], -1)
-            onehot = torch.zeros_like(p_orig).scatter_(-1, c.labels.clamp(min=0).to(dev).unsqueeze(-1), 1.0)
+                logits, seen = run(backbone, c, sites, outputs=[layer])
+                hidden = seen["outputs"][layer].float()[valid]
+                if head is not None and not torch.allclose(head(hidden).float(), logits[valid], atol=1e-3, rtol=1e-3):
+                    head = None  # an unknown head: full passes from here on
+                logits = logits[valid]
+                if head is not None and sub is not None:
+                    logits, labels = logits[:, sub], position[labels]
+                p_orig = torch.softmax(logits, -1)
+            onehot = torch.zeros_like(p_orig).scatter_(-1, labels.unsqueeze(-1), 1.0)
+
+            def edited(d: torch.Tensor) -> torch.Tensor:
+                """Logits ``(positions, vocab)`` at the docid positions with the edit vectors added."""
+                if head is not None:
+                    return head(hidden + d[local][valid], sub).float()
+                return run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))[0][valid]
+
+            step, loss = -1, torch.zeros(())
             for step in range(steps):
-                lam = lambda_start + (lambda_end - lambda_start) * step / max(1, steps - 1)
+                lam = lambda_end if step >= ramp else lambda_start + (lambda_end - lambda_start) * step / ramp
                 optimiser.zero_grad()
-                logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
+                logp = torch.log_softmax(edited(d), -1)
+                if stop_prob is not None and step > ramp and \
+                        bool((logp.detach().gather(-1, labels.unsqueeze(-1)) >= np.log(stop_prob)).all()):
+                    break
                 target = (1 - lam) * p_orig + lam * onehot
-                ce = -(target * torch.log_softmax(logits, -1)).sum(-1)
-                loss = (ce * valid).sum() / valid.sum().clamp(min=1)
+                loss = -(target * logp).sum(-1).mean()
                 (loss + weight_decay * d.pow(2).sum(-1).mean()).backward()
                 optimiser.step()
+            used.append(step + 1)
             with torch.no_grad():
                 logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
                 hits.append(accuracy(logits, c.labels)[0].float().cpu())
             losses.append(loss.item() * len(c.labels))
             delta[torch.as_tensor(docs), :c.labels.shape[1]] = d.detach().cpu()
     return delta, {"delta_loss": round(sum(losses) / len(rows), 4),
-                   "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4)}
+                   "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4),
+                   "delta_steps": round(float(np.mean(used)), 1), "delta_fast_head": head is not None,
+                   "delta_vocab": int(len(sub)) if head is not None and sub is not None else None}
 
 
 # -------------------------------------------------------------------------- closed-form edit

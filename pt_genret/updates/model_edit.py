@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,13 +38,22 @@ class EditUpdate(UpdateMethod):
     Args:
         steps, lr, weight_decay: optimisation of the edit vectors δ (Adam).
         lambda_start, lambda_end: hard-label weight λ of the target ``(1-λ)·p_orig + λ·onehot``,
-            annealed linearly over the steps (1, 1: hard labels only).
+            annealed linearly over the first ``anneal`` fraction of the steps, then held
+            (1, 1: hard labels only).
+        stop_prob: once λ is held, stop optimising a batch's edit vectors when every docid
+            token has at least this probability (``None``: always run ``steps``).
+        docid_softmax: optimise the edit vectors with a softmax over the tokens that occur in
+            docids (the ones constrained decoding can write) instead of the whole vocabulary;
+            much faster when the edit is at the top decoder layer (see
+            :func:`~pt_genret.updates.editing.optimise_deltas`).
         preservation: weight of the old keys: ``C0 = preservation · n0 · E[k kᵀ]``, with ``n0``
             the number of old keys (old pseudo-queries × docid length).
         cov_queries: old pseudo-queries sampled to estimate ``E[k kᵀ]`` (when not stored yet).
         batch_rows: new pseudo-queries per forward pass (edit vectors are optimised for the
             documents of one such batch at a time).
         max_source_length: query truncation, as in training.
+        check_rows: old pseudo-queries whose teacher-forced hit rate is reported before and
+            after the edit (0: none).
     """
 
     keeps_edit_state = True
@@ -52,24 +61,31 @@ class EditUpdate(UpdateMethod):
     spread: str = "even"
 
     def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,
-                 lambda_end: float = 1.0, preservation: float = 0.3, cov_queries: int = 2000,
-                 batch_rows: int = 256, max_source_length: int = 64, seed: int = 42, verbose: bool = True) -> None:
+                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = 0.9, docid_softmax: bool = True,
+                 preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
+                 max_source_length: int = 64, check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
         super().__init__(seed, verbose)
         if not 0 <= lambda_start <= 1 or not 0 <= lambda_end <= 1:
             raise ValueError(f"lambda_start and lambda_end must lie in [0, 1], got {lambda_start}, {lambda_end}")
         if preservation < 0:
             raise ValueError(f"preservation must be >= 0, got {preservation}")
         self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
-        self.lambda_start, self.lambda_end = lambda_start, lambda_end
+        if not 0 < anneal <= 1:
+            raise ValueError(f"anneal must be in (0, 1], got {anneal}")
+        if stop_prob is not None and not 0 < stop_prob < 1:
+            raise ValueError(f"stop_prob must be in (0, 1) or None, got {stop_prob}")
+        self.lambda_start, self.lambda_end, self.anneal, self.stop_prob = lambda_start, lambda_end, anneal, stop_prob
+        self.check_rows, self.docid_softmax = check_rows, docid_softmax
         self.preservation, self.cov_queries, self.max_source_length = preservation, cov_queries, max_source_length
         self.batch_rows = batch_rows
         self._state: dict[str, Any] = {}
         self._moments: dict[int, torch.Tensor] = {}
 
     # to specialise ------------------------------------------------------------------------
-    def choose_layers(self, ctx: UpdateContext, sites: list[FFNSite], probe: TeacherForced,
+    def choose_layers(self, ctx: UpdateContext, sites: list[FFNSite], probe: Callable[[int], TeacherForced],
                       state: dict) -> tuple[list[int], dict]:
-        """The layers to edit (ascending) and facts to record; ``state`` is the stored edit state."""
+        """The layers to edit (ascending) and facts to record; ``state`` is the stored edit state,
+        ``probe(n)`` encodes ``n`` old pseudo-queries (for layer patching)."""
         raise NotImplementedError
 
     def layer_weights(self, layers: list[int], target: int) -> list[float]:
@@ -95,16 +111,13 @@ class EditUpdate(UpdateMethod):
                              f"but {ctx.path!r} has none saved (built without a query generator)")
         clock = _Clock()
         state, stored = _load_state(ctx.path)
-        sample = ctx.old_examples(limit=self.cov_queries, seed=self.seed)
-        old_rows = TeacherForced(backbone, [e.source for e in sample], [e.target for e in sample],
-                                 self.max_source_length)
-        clock.lap("encode_old")
-        layers, details = self.choose_layers(ctx, sites, old_rows, state)
+        old = _OldRows(backbone, ctx.old_examples(limit=self.cov_queries, seed=self.seed), self.max_source_length)
+        layers, details = self.choose_layers(ctx, sites, old.head, state)
         clock.lap("choose_layers")
         n0 = float(sum(len(ctx.old_tokens[d]) for d in ctx.old_queries["docno"]))
         missing = [j for j in layers if j not in stored]
         if missing:
-            stored.update({j: m for j, (m, _) in key_second_moment(backbone, old_rows, sites, missing).items()})
+            stored.update({j: m for j, (m, _) in key_second_moment(backbone, old.head(), sites, missing).items()})
         moments = {j: (self.preservation * stored[j].double(), n0) for j in layers}
         clock.lap("covariance")
 
@@ -113,11 +126,15 @@ class EditUpdate(UpdateMethod):
         row_doc = np.array([doc_of[tuple(e.target)] for e in examples])
         rows = TeacherForced(backbone, [e.source for e in examples], [e.target for e in examples],
                              self.max_source_length, chunk_size=self.batch_rows, groups=row_doc)
-        old_before, new_before = _hit_rate(backbone, old_rows, sites), _hit_rate(backbone, rows, sites)
+        vocab = None
+        if self.docid_softmax:
+            vocab = sorted({t for tokens in (*ctx.old_tokens.values(), *ctx.new_tokens.values()) for t in tokens})
+        check = old.head(self.check_rows) if self.check_rows else None
+        old_before = _hit_rate(backbone, check, sites)
         clock.lap("encode_new")
         delta, delta_info = optimise_deltas(backbone, rows, row_doc, len(doc_of), sites, layers[-1], self.steps,
-                                            self.lr, self.lambda_start, self.lambda_end, self.weight_decay,
-                                            self.seed, self.verbose)
+                                            self.lr, self.lambda_start, self.lambda_end, self.anneal,
+                                            self.weight_decay, self.stop_prob, vocab, self.seed, self.verbose)
         clock.lap("edit_vectors")
         targets = targets_at(backbone, rows, row_doc, sites, layers[-1], delta.cpu())
         new_keys = self.apply(ctx, sites, rows, row_doc, layers, targets, moments)
@@ -127,13 +144,15 @@ class EditUpdate(UpdateMethod):
         for j, (kk, n1) in new_keys.items():
             stored[j] = ((n0 * stored[j].double() + kk) / (n0 + n1)).float()
         self._moments = stored
-        self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")},
-                           keys_sampled=len(old_rows))
+        self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")})
+        if missing:
+            self._state["keys_sampled"] = old.encoded
+        hit_rates = {"old_before": old_before, "old_after": _hit_rate(backbone, check, sites),
+                     "new_after": _hit_rate(backbone, rows, sites)}
+        clock.lap("check")
         return dict(details, edited_layers=layers, edited_weights=[sites[j].weight_name for j in layers],
-                    new_rows=len(rows), old_rows_sampled=len(old_rows), old_keys=int(n0),
-                    teacher_forced_hit_rate={"old_before": old_before, "old_after": _hit_rate(backbone, old_rows, sites),
-                                             "new_before": new_before, "new_after": _hit_rate(backbone, rows, sites)},
-                    stage_seconds=clock.laps, **delta_info)
+                    new_rows=len(rows), old_rows_encoded=old.encoded, old_keys=int(n0),
+                    teacher_forced_hit_rate=hit_rates, stage_seconds=clock.laps, **delta_info)
 
     def save_state(self, folder: str) -> None:
         if not self._moments:
@@ -145,6 +164,28 @@ class EditUpdate(UpdateMethod):
                                                                 "at docid positions, per decoder layer"})
         with open(os.path.join(out, STATE_FILE), "w") as f:
             json.dump(self._state, f, indent=1)
+
+
+class _OldRows:
+    """A seeded sample of old pseudo-query examples, encoded only as far as a caller needs
+    (none at all when the layers and key covariance are stored and no check is asked for)."""
+
+    def __init__(self, backbone, sample: list, max_source_length: int) -> None:
+        self.backbone, self.sample, self.max_source_length = backbone, sample, max_source_length
+        self.rows: TeacherForced | None = None
+
+    @property
+    def encoded(self) -> int:
+        return 0 if self.rows is None else len(self.rows)
+
+    def head(self, n: int | None = None) -> TeacherForced:
+        """The first ``n`` examples of the sample (all when ``None``), encoded."""
+        n = len(self.sample) if n is None else min(n, len(self.sample))
+        if self.rows is None or len(self.rows) < n:
+            chosen = self.sample[:n]
+            self.rows = TeacherForced(self.backbone, [e.source for e in chosen], [e.target for e in chosen],
+                                      self.max_source_length)
+        return self.rows.head(n)
 
 
 class _Clock:
@@ -173,8 +214,10 @@ def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:
 
 
 @torch.no_grad()
-def _hit_rate(backbone, rows: TeacherForced, sites) -> float:
+def _hit_rate(backbone, rows: TeacherForced | None, sites) -> float | None:
     """Teacher-forced docid hit rate (every token the argmax) of the rows."""
+    if rows is None:
+        return None
     hits = []
     with frozen(backbone.model):
         for c in rows.chunks:
