@@ -146,14 +146,14 @@ class GenIndex(pt.Artifact, pt.Indexer):
         return self.indexer(verbose=self.verbose, device=self.device).index(inp)
 
     def updater(self, method: str = "dome", seed: int = 42, verbose: bool = True,
-                query_generator: str | pt.Transformer | None = None, device: str | None = None,
-                **method_options) -> pt.Indexer:
+                query_generator: str | pt.Transformer | None = None, num_pseudo_queries: int | None = None,
+                device: str | None = None, **method_options) -> pt.Indexer:
         """A :class:`~pt_genret.updates.updater.GenUpdater` adding documents to this index with an
         update method (``dome``, ``incremental``, ``finetune``, ``memit``, ``rome``) and its options."""
         from pt_genret.updates.updater import GenUpdater
 
         return GenUpdater(self, method=method, seed=seed, verbose=verbose, query_generator=query_generator,
-                          device=device, **method_options)
+                          num_pseudo_queries=num_pseudo_queries, device=device, **method_options)
 
     def remove(self, docnos: Iterable[str]) -> "GenIndex":
         """Stop retrieving these documents: their docids leave the trie (the model is unchanged).

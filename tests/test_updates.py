@@ -203,10 +203,10 @@ def test_dome_edits_only_the_critical_layers_ffn_output(index):
     from safetensors.torch import load_file
 
     before = {k: v.clone() for k, v in index.backbone().model.state_dict().items()}
-    new = index.updater(method="dome", verbose=False).index(NEW)
+    new = index.updater(method="dome", num_critical_layers=1, verbose=False).index(NEW)
     details = new.meta["generations"][-1]["details"]
     critical = details["critical_layers"]
-    assert len(critical) == 1 and len(details["patching"]) == 2  # the tiny decoder has 2 layers, 1 is critical
+    assert len(critical) == 1 and len(details["patching"]) == 2  # the tiny decoder has 2 layers
     assert details["patching"][critical[0]]["hit_drop"] == max(r["hit_drop"] for r in details["patching"])
     after = new.backbone().model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
@@ -255,19 +255,21 @@ def test_output_head_matches_a_full_decoder_pass(name):
         torch.testing.assert_close(head(hidden, vocab).float(), logits[..., vocab], atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("docid_softmax", [True, False])
-def test_edit_vectors_through_the_head_or_the_whole_decoder(index, docid_softmax):
-    """DOME's edit vectors at the top layer: a softmax over docid tokens (fast) or the whole vocabulary."""
-    new = index.updater(method="dome", num_critical_layers=2, docid_softmax=docid_softmax, verbose=False).index(NEW)
+@pytest.mark.parametrize("docid_softmax,top_k", [(True, 0), (True, 8), (False, 8)])
+def test_edit_vectors_through_the_head_or_the_whole_decoder(index, docid_softmax, top_k):
+    """DOME's edit vectors at the top layer: a softmax over docid tokens (plus the top-k tokens of
+    the unedited model at each position) or over the whole vocabulary."""
+    new = index.updater(method="dome", num_critical_layers=2, docid_softmax=docid_softmax, softmax_top_k=top_k,
+                        verbose=False).index(NEW)
     details = new.meta["generations"][-1]["details"]
     assert details["delta_fast_head"] is True and details["critical_layers"] == [0, 1]
-    vocab = details["delta_vocab"]
-    if docid_softmax:
-        table = new.table()
-        assert vocab == len({t for tokens in table.tokens for t in tokens})  # docid tokens only
-        assert vocab < new.backbone().vocab_size
-    else:
+    vocab, docid_tokens = details["delta_vocab"], len({t for tokens in new.table().tokens for t in tokens})
+    if not docid_softmax:
         assert vocab is None
+    elif top_k == 0:
+        assert vocab == docid_tokens  # docid tokens only
+    else:
+        assert docid_tokens < vocab < new.backbone().vocab_size
     assert details["hit_rate_with_deltas"] >= 0.9  # judged over the whole vocabulary
     assert in_top(new, NEW) >= 0.75 and title_hits(new, OLD) >= 0.85
 
@@ -279,8 +281,17 @@ def test_edit_options_are_checked(index):
         index.updater(method="dome", anneal=0)
     with pytest.raises(ValueError, match="stop_prob"):
         index.updater(method="memit", stop_prob=1.5)
+    with pytest.raises(ValueError, match="softmax_top_k"):
+        index.updater(method="rome", softmax_top_k=-1)
     with pytest.raises(ValueError, match="decoder has layers 0..1"):
         index.updater(method="memit", layers=[5], verbose=False).index(NEW)
+
+
+def test_default_number_of_critical_layers():
+    from pt_genret.updates.model_edit import default_num_critical
+
+    # 5 of 24 layers as in the DOME paper, at least two so the update is spread, at most the decoder
+    assert [default_num_critical(n) for n in (1, 2, 6, 12, 24)] == [1, 2, 2, 3, 5]
 
 
 def test_code_docids_grow_the_vocabulary_and_the_trie(tmp_path):

@@ -24,10 +24,11 @@ class DomeUpdate(EditUpdate):
 
     Args:
         num_critical_layers: consecutive critical layers to edit (default: 5/24 of the
-            decoder's layers, as in the paper, at least one).
+            decoder's layers, as in the paper, and at least two).
         probe_queries: old pseudo-queries used to find the critical layers.
         relocate: find the critical layers again even if the index has them stored.
-        lambda_start, lambda_end: the hybrid-label schedule (0.3 → 1).
+        lambda_start, lambda_end, anneal: the hybrid-label schedule: λ from 0.3 to 1 over the
+            first half of the steps, then held at 1.
         Further options: see :class:`~pt_genret.updates.model_edit.EditUpdate`.
     """
 
@@ -36,13 +37,15 @@ class DomeUpdate(EditUpdate):
 
     def __init__(self, num_critical_layers: int | None = None, probe_queries: int = 500, relocate: bool = False,
                  steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 0.3,
-                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = 0.9, docid_softmax: bool = True,
-                 preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
-                 max_source_length: int = 64, check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
+                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
+                 docid_softmax: bool = True, softmax_top_k: int = 32, preservation: float = 0.3,
+                 cov_queries: int = 2000, batch_rows: int = 256, max_source_length: int = 64, check_rows: int = 128,
+                 seed: int = 42, verbose: bool = True) -> None:
         super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=lambda_start,
-                         lambda_end=lambda_end, anneal=anneal, stop_prob=stop_prob, docid_softmax=docid_softmax, preservation=preservation,
-                         cov_queries=cov_queries, batch_rows=batch_rows, max_source_length=max_source_length,
-                         check_rows=check_rows, seed=seed, verbose=verbose)
+                         lambda_end=lambda_end, anneal=anneal, stop_prob=stop_prob, docid_softmax=docid_softmax,
+                         softmax_top_k=softmax_top_k, preservation=preservation, cov_queries=cov_queries,
+                         batch_rows=batch_rows, max_source_length=max_source_length, check_rows=check_rows,
+                         seed=seed, verbose=verbose)
         if num_critical_layers is not None and num_critical_layers < 1:
             raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
         self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate

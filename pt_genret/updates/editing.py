@@ -325,8 +325,8 @@ def output_head(model: nn.Module, sites: list[FFNSite], layer: int) -> OutputHea
 def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, num_docs: int,
                     sites: list[FFNSite], layer: int, steps: int = 40, lr: float = 0.1,
                     lambda_start: float = 0.3, lambda_end: float = 1.0, anneal: float = 0.5,
-                    weight_decay: float = 1e-3, stop_prob: float | None = 0.9,
-                    vocab: torch.Tensor | None = None, seed: int = 42,
+                    weight_decay: float = 1e-3, stop_prob: float | None = None,
+                    vocab: Sequence[int] | None = None, top_k: int = 32, seed: int = 42,
                     verbose: bool = False) -> tuple[torch.Tensor, dict]:
     """Edit vectors ``δ (docs, T, h)``, added to ``layer``'s output at each docid position, that
     make the model write each document's docid for each of its rows.
@@ -341,23 +341,24 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
     only the output head is re-run at each step (:func:`output_head`).
 
     ``vocab`` (token ids, with every docid token): the softmax of the loss runs over these
-    tokens only, the ones constrained decoding can write, instead of the whole vocabulary;
-    the output head (its largest cost by far) then shrinks to them. Only used at the top
-    decoder layer; the reported ``hit_rate_with_deltas`` is always over the whole vocabulary.
+    tokens, the ones constrained decoding can write, plus the ``top_k`` tokens the unedited
+    model finds most likely at each docid position of the chunk (so the tokens that hold
+    probability mass are still pushed down), instead of the whole vocabulary; the output
+    head, the largest cost by far, then shrinks to them. Only used at the top decoder layer;
+    the reported ``hit_rate_with_deltas`` is always over the whole vocabulary.
     """
     if not 0 < anneal <= 1:
         raise ValueError(f"anneal must be in (0, 1], got {anneal}")
+    top_k = min(top_k, backbone.vocab_size)
     torch.manual_seed(seed)
     dev = backbone.device
     width, h = rows.width, sites[layer].proj.out_features
     delta = torch.zeros(num_docs, width, h)
     head = output_head(backbone.model, sites, layer)
-    sub = position = None
+    sub = None
     if vocab is not None:
         labels_all = torch.as_tensor([t for row in rows.targets for t in row], dtype=torch.long)
         sub = torch.unique(torch.cat([torch.as_tensor(vocab, dtype=torch.long), labels_all])).to(dev)
-        position = torch.full((backbone.vocab_size,), -1, dtype=torch.long, device=dev)
-        position[sub] = torch.arange(len(sub), device=dev)
     starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
     ramp = max(1, int(round(anneal * steps)) - 1)
     losses, hits, used = [], [], []
@@ -375,15 +376,20 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
                 if head is not None and not torch.allclose(head(hidden).float(), logits[valid], atol=1e-3, rtol=1e-3):
                     head = None  # an unknown head: full passes from here on
                 logits = logits[valid]
+                chunk_sub = sub
                 if head is not None and sub is not None:
-                    logits, labels = logits[:, sub], position[labels]
+                    if top_k:
+                        chunk_sub = torch.unique(torch.cat([sub, logits.topk(top_k, -1).indices.flatten()]))
+                    position = torch.full((backbone.vocab_size,), -1, dtype=torch.long, device=dev)
+                    position[chunk_sub] = torch.arange(len(chunk_sub), device=dev)
+                    logits, labels = logits[:, chunk_sub], position[labels]
                 p_orig = torch.softmax(logits, -1)
             onehot = torch.zeros_like(p_orig).scatter_(-1, labels.unsqueeze(-1), 1.0)
 
             def edited(d: torch.Tensor) -> torch.Tensor:
                 """Logits ``(positions, vocab)`` at the docid positions with the edit vectors added."""
                 if head is not None:
-                    return head(hidden + d[local][valid], sub).float()
+                    return head(hidden + d[local][valid], chunk_sub).float()
                 return run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))[0][valid]
 
             step, loss = -1, torch.zeros(())
@@ -407,7 +413,7 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
     return delta, {"delta_loss": round(sum(losses) / len(rows), 4),
                    "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4),
                    "delta_steps": round(float(np.mean(used)), 1), "delta_fast_head": head is not None,
-                   "delta_vocab": int(len(sub)) if head is not None and sub is not None else None}
+                   "delta_vocab": int(len(chunk_sub)) if head is not None and sub is not None else None}
 
 
 # -------------------------------------------------------------------------- closed-form edit

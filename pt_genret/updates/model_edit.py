@@ -43,8 +43,9 @@ class EditUpdate(UpdateMethod):
         stop_prob: once λ is held, stop optimising a batch's edit vectors when every docid
             token has at least this probability (``None``: always run ``steps``).
         docid_softmax: optimise the edit vectors with a softmax over the tokens that occur in
-            docids (the ones constrained decoding can write) instead of the whole vocabulary;
-            much faster when the edit is at the top decoder layer (see
+            docids (the ones constrained decoding can write) and the ``softmax_top_k`` most
+            likely tokens at each position, instead of the whole vocabulary; much faster when
+            the edit is at the top decoder layer (see
             :func:`~pt_genret.updates.editing.optimise_deltas`).
         preservation: weight of the old keys: ``C0 = preservation · n0 · E[k kᵀ]``, with ``n0``
             the number of old keys (old pseudo-queries × docid length).
@@ -61,7 +62,8 @@ class EditUpdate(UpdateMethod):
     spread: str = "even"
 
     def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,
-                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = 0.9, docid_softmax: bool = True,
+                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
+                 docid_softmax: bool = True, softmax_top_k: int = 32,
                  preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
                  max_source_length: int = 64, check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
         super().__init__(seed, verbose)
@@ -75,7 +77,9 @@ class EditUpdate(UpdateMethod):
         if stop_prob is not None and not 0 < stop_prob < 1:
             raise ValueError(f"stop_prob must be in (0, 1) or None, got {stop_prob}")
         self.lambda_start, self.lambda_end, self.anneal, self.stop_prob = lambda_start, lambda_end, anneal, stop_prob
-        self.check_rows, self.docid_softmax = check_rows, docid_softmax
+        if softmax_top_k < 0:
+            raise ValueError(f"softmax_top_k must be >= 0, got {softmax_top_k}")
+        self.check_rows, self.docid_softmax, self.softmax_top_k = check_rows, docid_softmax, softmax_top_k
         self.preservation, self.cov_queries, self.max_source_length = preservation, cov_queries, max_source_length
         self.batch_rows = batch_rows
         self._state: dict[str, Any] = {}
@@ -134,7 +138,8 @@ class EditUpdate(UpdateMethod):
         clock.lap("encode_new")
         delta, delta_info = optimise_deltas(backbone, rows, row_doc, len(doc_of), sites, layers[-1], self.steps,
                                             self.lr, self.lambda_start, self.lambda_end, self.anneal,
-                                            self.weight_decay, self.stop_prob, vocab, self.seed, self.verbose)
+                                            self.weight_decay, self.stop_prob, vocab, self.softmax_top_k, self.seed,
+                                            self.verbose)
         clock.lap("edit_vectors")
         targets = targets_at(backbone, rows, row_doc, sites, layers[-1], delta.cpu())
         new_keys = self.apply(ctx, sites, rows, row_doc, layers, targets, moments)
@@ -226,8 +231,10 @@ def _hit_rate(backbone, rows: TeacherForced | None, sites) -> float | None:
 
 
 def default_num_critical(num_layers: int) -> int:
-    """As many critical layers as the DOME paper's 5 of 24 decoder layers, at least one."""
-    return max(1, math.ceil(num_layers * 5 / 24))
+    """As many critical layers as the DOME paper's 5 of 24 decoder layers, and at least two (where
+    the decoder has two), so the update is spread over layers as DOME intends: on a 2-layer
+    decoder one critical layer wrote far fewer new docids (docs/benchmarks.md)."""
+    return min(num_layers, max(2, math.ceil(num_layers * 5 / 24)))
 
 
 def layer_list(layers: Sequence[int] | None, sites: list[FFNSite]) -> list[int]:
