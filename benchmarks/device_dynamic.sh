@@ -6,8 +6,10 @@
 # rebuilds those presets of the families comparison on Cranfield and SciFact alongside, with
 # FAM_ARGS_CRAN / FAM_ARGS_SCI, and brings back their runs.
 # Needs the carried bundle .devbundle/ (see benchmarks/device_setup.sh).
-# Env: DYN_ARGS (dynamic_methods.py options), DYN_TIMEOUT (seconds), PRESETS, FAM_ARGS_CRAN, FAM_ARGS_SCI.
+# Env: DYN_DATA (a collection under /tmp: scifact-split, or scifact with the bundle's scifact.tar.gz),
+# DYN_ARGS (dynamic_methods.py options), DYN_TIMEOUT (seconds), PRESETS, FAM_ARGS_CRAN, FAM_ARGS_SCI.
 set -euo pipefail
+DYN_DATA=${DYN_DATA:-/tmp/scifact-split}
 DYN_ARGS=${DYN_ARGS:---max-docs 400 --max-queries 200 --epochs 5}
 # shellcheck source=benchmarks/device_setup.sh
 source benchmarks/device_setup.sh
@@ -31,7 +33,7 @@ fi
 
 status=0
 # shellcheck disable=SC2086
-timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py /tmp/scifact-split --split train \
+timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
   --out "$WORK/out" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
 for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
 kill "$snapshot_pid" 2>/dev/null || true

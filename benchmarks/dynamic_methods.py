@@ -36,12 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--num-pseudo-queries", type=int, default=3)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("-o", "--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                   help="update-method options, as for pt-genret dynamic (e.g. dome.preservation=0.5)")
     args = p.parse_args(argv)
 
     import pandas as pd
     import torch
     import transformers
 
+    from pt_genret.cli import parse_method_options
     from pt_genret.datasets import load_dataset
     from pt_genret.evaluation import run_dynamic, subsample, summary_table, write_report
     from pt_genret.evaluation.report import to_markdown
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                          initial_fraction=args.initial_fraction, seed=args.seed,
                          index_options={"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
                                         "num_pseudo_queries": args.num_pseudo_queries},
-                         verbose=True)
+                         method_options=parse_method_options(args.option, methods), verbose=True)
     write_report(result, args.out)
     s = summary_table(result)
     table = pd.DataFrame({
@@ -72,7 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         "s/doc added": s["s/doc added"],
         "D0 R@10": [result.score(m, "Success@10", 0, 0) for m in result.methods],
     })
+    if "incremental" in result.methods:
+        ref = table[table["Method"] == "Incremental"].iloc[0]
+        table["time ÷ incremental"] = (table["s/doc added"] / ref["s/doc added"]).round(2)
+        table["R@10 new ÷ incremental"] = (table["R@10 new"] / ref["R@10 new"]).round(2)
     print("\n" + to_markdown(table))
+    if {"dome", "incremental"} <= set(result.methods):
+        dome = table[table["Method"] == "DOME"].iloc[0]
+        checks = [("F_n (R@10) <= 0.01", dome["F_n (R@10)"] <= 0.01, f"{dome['F_n (R@10)']:.3f}"),
+                  ("R@10 new >= incremental", dome["R@10 new ÷ incremental"] >= 1,
+                   f"{dome['R@10 new']:.3f} vs {ref['R@10 new']:.3f}"),
+                  ("s/doc <= half of incremental", dome["time ÷ incremental"] <= 0.5,
+                   f"ratio {dome['time ÷ incremental']:.2f}")]
+        print("DOME targets: " + "; ".join(f"{name}: {value} ({'met' if ok else 'NOT met'})"
+                                           for name, ok, value in checks))
     print(f"batches {result.settings['batch_sizes']}; {len(result.excluded)} mixed queries left out; "
           f"total {time.time() - started:.0f}s; tables and curves in {args.out}")
     return 0
