@@ -7,7 +7,9 @@
 # FAM_ARGS_CRAN / FAM_ARGS_SCI, and brings back their runs.
 # Needs the carried bundle .devbundle/ (see benchmarks/device_setup.sh).
 # Env: DYN_DATA (a collection under /tmp: scifact-split, or scifact with the bundle's scifact.tar.gz),
-# DYN_ARGS (dynamic_methods.py options), DYN_TIMEOUT (seconds), PRESETS, FAM_ARGS_CRAN, FAM_ARGS_SCI.
+# DYN_ARGS (dynamic_methods.py options), DYN_ARGS2 (optional: a second run on the same D0 index, e.g.
+# one method with other options, written to out2/), DYN_TIMEOUT (seconds for both), PRESETS,
+# FAM_ARGS_CRAN, FAM_ARGS_SCI.
 set -euo pipefail
 DYN_DATA=${DYN_DATA:-/tmp/scifact-split}
 DYN_ARGS=${DYN_ARGS:---max-docs 400 --max-queries 200 --epochs 5}
@@ -18,7 +20,7 @@ IDX=/tmp/families
 mkdir -p "$WORK" "$IDX"
 
 snapshot() {
-  (cd "$WORK" && files=$(ls -d out/*.csv out/*.md out/*.png out/*.json 2>/dev/null || true) && [ -n "$files" ] \
+  (cd "$WORK" && files=$(ls -d out*/*.csv out*/*.md out*/*.png out*/*.json out/work/done/*.json out/work/*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
     && tar -czf "$OUT"/.dyn.tmp $files && mv "$OUT"/.dyn.tmp "$OUT"/dynamic.tar.gz) || true
   snapshot_families "$IDX"
 }
@@ -33,12 +35,18 @@ fi
 
 status=0
 # shellcheck disable=SC2086
-timeout "${DYN_TIMEOUT:-3000}" python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
-  --out "$WORK/out" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
+deadline=$((SECONDS + ${DYN_TIMEOUT:-3000}))
+timeout $((deadline - SECONDS)) python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
+  --out "$WORK/out" --work-dir "$WORK/out/work" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
+if [ -n "${DYN_ARGS2:-}" ] && [ $status -eq 0 ]; then
+  # shellcheck disable=SC2086
+  timeout $((deadline - SECONDS)) python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
+    --out "$WORK/out2" --work-dir "$WORK/out/work" $DYN_ARGS2 > "$OUT"/dynamic2.log 2>&1 || status=$?
+fi
 for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
 kill "$snapshot_pid" 2>/dev/null || true
 snapshot
-grep -v "it/s\|batch/s\|s/it\|s/batch\|step/s\|s/step" "$OUT"/dynamic.log | tail -n 40
+grep -hv "it/s\|batch/s\|s/it\|s/batch\|step/s\|s/step" "$OUT"/dynamic*.log | tail -n 60
 [ -n "${PRESETS:-}" ] && grep -h "^| \|exit" "$OUT"/families-*.log
 ls -la "$OUT"
 exit $status

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dataset", nargs="?", default=os.path.join("..", "shared", "data", "scifact"))
     p.add_argument("--out", default="runs/dynamic-methods")
+    p.add_argument("--work-dir", help="where the D0 index is built (default OUT/work); a later run with the same "
+                                      "collection, split and index settings reuses it")
     p.add_argument("--methods", help="comma-separated; default: every GR update method, then bm25 and dense")
     p.add_argument("--split", default="train", help="evaluation queries (the shared SciFact copy has train only)")
     p.add_argument("--steps", type=int, default=5)
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.dataset}: {len(docs)} documents, {len(topics)} {args.split} queries; methods {', '.join(methods)}; "
           f"{device}, torch {torch.__version__}, {platform.platform()}", flush=True)
     started = time.time()
-    result = run_dynamic(docs, topics, qrels, methods, os.path.join(args.out, "work"), steps=args.steps,
+    result = run_dynamic(docs, topics, qrels, methods, args.work_dir or os.path.join(args.out, "work"), steps=args.steps,
                          initial_fraction=args.initial_fraction, seed=args.seed,
                          index_options={"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
                                         "num_pseudo_queries": args.num_pseudo_queries},
