@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=32)
     d.add_argument("--lr", type=float, default=5e-4)
     d.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None)
-    d.add_argument("--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+    d.add_argument("-o", "--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                    help="extra updater argument (repeatable); without METHOD. it applies to every GR method")
     d.add_argument("--keep-indexes", action="store_true", help="keep every method's final index under the work dir")
     d.add_argument("--no-resume", dest="resume", action="store_false",

@@ -212,6 +212,8 @@ def test_dynamic_command(known, tmp_path, capsys):
     assert "unknown method(s) ['nosuch']" in capsys.readouterr().err
     assert main(["dynamic", beir, "--methods", "bm25", "--train-split", "test", "--out", out]) == 2
     assert "is the evaluation split" in capsys.readouterr().err
+    assert main(["dynamic", beir, "--methods", "bm25", "-o", "dome.steps=5", "--out", out]) == 2  # -o as for update
+    assert "'dome' is not one of the GR methods run" in capsys.readouterr().err
 
 
 def test_method_options_parsing():
