@@ -34,13 +34,14 @@ if [ -n "${PRESETS:-}" ]; then
 fi
 
 status=0
-# shellcheck disable=SC2086
 deadline=$((SECONDS + ${DYN_TIMEOUT:-3000}))
+# shellcheck disable=SC2086
 timeout $((deadline - SECONDS)) python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
   --out "$WORK/out" --work-dir "$WORK/out/work" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
-if [ -n "${DYN_ARGS2:-}" ] && [ $status -eq 0 ]; then
+left=$((deadline - SECONDS))
+if [ -n "${DYN_ARGS2:-}" ] && [ $status -eq 0 ] && [ $left -gt 0 ]; then
   # shellcheck disable=SC2086
-  timeout $((deadline - SECONDS)) python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
+  timeout "$left" python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
     --out "$WORK/out2" --work-dir "$WORK/out/work" $DYN_ARGS2 > "$OUT"/dynamic2.log 2>&1 || status=$?
 fi
 for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends

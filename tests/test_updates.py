@@ -274,6 +274,14 @@ def test_edit_vectors_through_the_head_or_the_whole_decoder(index, docid_softmax
     assert in_top(new, NEW) >= 0.75 and title_hits(new, OLD) >= 0.85
 
 
+def test_edit_vectors_stop_early_once_docids_are_likely(index):
+    """With ``stop_prob`` a batch stops once every docid token is that likely (MEMIT: λ = 1 from the start)."""
+    new = index.updater(method="memit", steps=300, stop_prob=0.3, verbose=False).index(NEW)
+    details = new.meta["generations"][-1]["details"]
+    assert 0 < details["delta_steps"] < 300
+    assert details["hit_rate_with_deltas"] >= 0.9 and in_top(new, NEW) >= 0.75
+
+
 def test_edit_options_are_checked(index):
     with pytest.raises(ValueError, match="lambda_start"):
         index.updater(method="dome", lambda_start=1.5)

@@ -335,7 +335,8 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
     ``(1-λ)·p_orig + λ·onehot(docid token)``, λ going linearly from ``lambda_start`` to
     ``lambda_end`` over the first ``anneal`` fraction of the steps, then held; plus
     ``weight_decay·|δ|²``. Once λ is held, a chunk stops early when every docid token of every
-    row has probability at least ``stop_prob`` (``None``: always run ``steps``). Documents are
+    row has probability at least ``stop_prob`` under the loss's softmax (``None``: always run
+    ``steps``). Documents are
     optimised chunk by chunk (a chunk of ``rows`` never splits a document), so ``p_orig`` is
     held for one chunk at a time, and only at the docid positions. At the top decoder layer
     only the output head is re-run at each step (:func:`output_head`).
@@ -361,7 +362,7 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
         sub = torch.unique(torch.cat([torch.as_tensor(vocab, dtype=torch.long), labels_all])).to(dev)
     starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
     ramp = max(1, int(round(anneal * steps)) - 1)
-    losses, hits, used = [], [], []
+    losses, hits, used, vocab_sizes, fast_chunks = [], [], [], [], 0
     with frozen(backbone.model):
         for c, s in pt.tqdm(list(zip(rows.chunks, starts)), desc="edit vectors", unit="chunk", disable=not verbose):
             docs = np.unique(row_doc[s:s + len(c.labels)])
@@ -392,19 +393,25 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
                     return head(hidden + d[local][valid], chunk_sub).float()
                 return run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))[0][valid]
 
-            step, loss = -1, torch.zeros(())
+            held = 0 if lambda_start == lambda_end else ramp  # from this step on λ = lambda_end
+            taken, loss = 0, torch.zeros(())
             for step in range(steps):
                 lam = lambda_end if step >= ramp else lambda_start + (lambda_end - lambda_start) * step / ramp
                 optimiser.zero_grad()
                 logp = torch.log_softmax(edited(d), -1)
-                if stop_prob is not None and step > ramp and \
+                if stop_prob is not None and step >= held and \
                         bool((logp.detach().gather(-1, labels.unsqueeze(-1)) >= np.log(stop_prob)).all()):
                     break
                 target = (1 - lam) * p_orig + lam * onehot
                 loss = -(target * logp).sum(-1).mean()
                 (loss + weight_decay * d.pow(2).sum(-1).mean()).backward()
                 optimiser.step()
-            used.append(step + 1)
+                taken += 1
+            used.append(taken)
+            if head is not None:
+                fast_chunks += 1
+                if chunk_sub is not None:
+                    vocab_sizes.append(int(len(chunk_sub)))
             with torch.no_grad():
                 logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
                 hits.append(accuracy(logits, c.labels)[0].float().cpu())
@@ -412,8 +419,9 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
             delta[torch.as_tensor(docs), :c.labels.shape[1]] = d.detach().cpu()
     return delta, {"delta_loss": round(sum(losses) / len(rows), 4),
                    "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4),
-                   "delta_steps": round(float(np.mean(used)), 1), "delta_fast_head": head is not None,
-                   "delta_vocab": int(len(chunk_sub)) if head is not None and sub is not None else None}
+                   "delta_steps": round(float(np.mean(used)), 1),
+                   "delta_fast_head": fast_chunks == len(rows.chunks),  # every chunk went through the head alone
+                   "delta_vocab": max(vocab_sizes) if vocab_sizes else None}  # largest softmax of a chunk
 
 
 # -------------------------------------------------------------------------- closed-form edit

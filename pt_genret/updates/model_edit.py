@@ -184,12 +184,21 @@ class _OldRows:
         return 0 if self.rows is None else len(self.rows)
 
     def head(self, n: int | None = None) -> TeacherForced:
-        """The first ``n`` examples of the sample (all when ``None``), encoded."""
+        """At least the first ``n`` examples of the sample (all when ``None``; whole chunks), encoded;
+        a larger ``n`` later encodes only the examples not encoded yet."""
         n = len(self.sample) if n is None else min(n, len(self.sample))
-        if self.rows is None or len(self.rows) < n:
-            chosen = self.sample[:n]
-            self.rows = TeacherForced(self.backbone, [e.source for e in chosen], [e.target for e in chosen],
-                                      self.max_source_length)
+        if n <= 0:
+            raise ValueError(f"cannot encode {n} old pseudo-queries: ask for at least one")
+        have = self.encoded
+        if have < n:
+            more = self.sample[have:n]
+            extra = TeacherForced(self.backbone, [e.source for e in more], [e.target for e in more],
+                                  self.max_source_length)
+            if self.rows is None:
+                self.rows = extra
+            else:
+                self.rows.chunks.extend(extra.chunks)
+                self.rows.targets.extend(extra.targets)
         return self.rows.head(n)
 
 
