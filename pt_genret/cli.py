@@ -38,19 +38,25 @@ def cmd_index(args: argparse.Namespace) -> None:
           f"final loss={meta['epoch_losses'][-1]:.3f})")
 
 
-def _method_options(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` pairs as keyword arguments; values are read as JSON where they parse."""
+def _option_value(raw: str):
+    """An option's value from the command line: JSON where it parses (numbers, booleans, lists,
+    ``null``), else the text itself."""
     import json
 
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _method_options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs as keyword arguments (see :func:`_option_value`)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"method option {pair!r} is not KEY=VALUE")
-        try:
-            out[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip().replace("-", "_")] = value
+        out[key.strip().replace("-", "_")] = _option_value(value)
     return out
 
 
@@ -129,9 +135,7 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
 
 def parse_method_options(specs: list[str], methods: list[str]) -> dict[str, dict]:
     """``["dome.num_pseudo_queries=10", "lr=1e-3"]`` → per-method options; a bare key applies to every
-    GR method (not ``bm25``/``dense``). Values are read as JSON where they parse, else kept as text."""
-    import json
-
+    GR method (not ``bm25``/``dense``). Values as in :func:`_option_value`."""
     from pt_genret.evaluation.systems import BASELINES
 
     gr = [m for m in methods if m not in BASELINES]
@@ -140,10 +144,7 @@ def parse_method_options(specs: list[str], methods: list[str]) -> dict[str, dict
         key, sep, raw = spec.partition("=")
         if not sep or not key:
             raise ValueError(f"--option {spec!r}: expected KEY=VALUE or METHOD.KEY=VALUE")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+        value = _option_value(raw)
         method, dot, name = key.partition(".")
         if dot:
             if method not in out:

@@ -16,7 +16,8 @@ Pieces:
   add edit vectors to a layer's output, or replace it by a mean representation.
 * :func:`key_second_moment`: ``E[k kᵀ]`` over old keys (the covariance MEMIT calls ``C0``).
 * :func:`layer_patching`: the drop in accuracy when a layer's output is replaced by its mean.
-* :func:`optimise_deltas`: edit vectors ``δ`` per new document and docid position.
+* :func:`optimise_deltas`: edit vectors ``δ`` per new document and docid position, and the
+  target outputs ``z = h + δ`` they give.
 * :func:`spread_edits`: the closed-form least-squares update, spread over layers.
 """
 from __future__ import annotations
@@ -322,14 +323,16 @@ def output_head(model: nn.Module, sites: list[FFNSite], layer: int) -> OutputHea
     return None
 
 
-def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, num_docs: int,
+def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray,
                     sites: list[FFNSite], layer: int, steps: int = 40, lr: float = 0.1,
                     lambda_start: float = 0.3, lambda_end: float = 1.0, anneal: float = 0.5,
                     weight_decay: float = 1e-3, stop_prob: float | None = None,
                     vocab: Sequence[int] | None = None, top_k: int = 32, seed: int = 42,
-                    verbose: bool = False) -> tuple[torch.Tensor, dict]:
-    """Edit vectors ``δ (docs, T, h)``, added to ``layer``'s output at each docid position, that
-    make the model write each document's docid for each of its rows.
+                    verbose: bool = False) -> tuple[list[torch.Tensor], dict]:
+    """Edit vectors ``δ``, one per document and docid position, added to ``layer``'s output, that
+    make the model write each document's docid for each of its rows. Returns, per chunk of
+    ``rows``, the target output ``z = h + δ`` of ``layer`` at each row and position (``h`` from
+    the unedited model; on the CPU), and facts to record.
 
     Loss: cross-entropy between the edited prediction and the hybrid target
     ``(1-λ)·p_orig + λ·onehot(docid token)``, λ going linearly from ``lambda_start`` to
@@ -353,8 +356,7 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
     top_k = min(top_k, backbone.vocab_size)
     torch.manual_seed(seed)
     dev = backbone.device
-    width, h = rows.width, sites[layer].proj.out_features
-    delta = torch.zeros(num_docs, width, h)
+    h = sites[layer].proj.out_features
     head = output_head(backbone.model, sites, layer)
     sub = None
     if vocab is not None:
@@ -362,7 +364,7 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
         sub = torch.unique(torch.cat([torch.as_tensor(vocab, dtype=torch.long), labels_all])).to(dev)
     starts = np.cumsum([0] + [c.labels.shape[0] for c in rows.chunks])
     ramp = max(1, int(round(anneal * steps)) - 1)
-    losses, hits, used, vocab_sizes, fast_chunks = [], [], [], [], 0
+    targets, losses, hits, used, vocab_sizes, fast_chunks = [], [], [], [], [], 0
     with frozen(backbone.model):
         for c, s in pt.tqdm(list(zip(rows.chunks, starts)), desc="edit vectors", unit="chunk", disable=not verbose):
             docs = np.unique(row_doc[s:s + len(c.labels)])
@@ -373,7 +375,8 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
             optimiser = torch.optim.Adam([d], lr=lr)
             with torch.no_grad():
                 logits, seen = run(backbone, c, sites, outputs=[layer])
-                hidden = seen["outputs"][layer].float()[valid]
+                unedited = seen["outputs"][layer].float()
+                hidden = unedited[valid]
                 if head is not None and not torch.allclose(head(hidden).float(), logits[valid], atol=1e-3, rtol=1e-3):
                     head = None  # an unknown head: full passes from here on
                 logits = logits[valid]
@@ -416,8 +419,8 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
                 logits, _ = run(backbone, c, sites, add=(layer, d[local] * valid.unsqueeze(-1)))
                 hits.append(accuracy(logits, c.labels)[0].float().cpu())
             losses.append(loss.item() * len(c.labels))
-            delta[torch.as_tensor(docs), :c.labels.shape[1]] = d.detach().cpu()
-    return delta, {"delta_loss": round(sum(losses) / len(rows), 4),
+            targets.append((unedited + d.detach()[local]).cpu())
+    return targets, {"delta_loss": round(sum(losses) / len(rows), 4),
                    "hit_rate_with_deltas": round(torch.cat(hits).mean().item(), 4),
                    "delta_steps": round(float(np.mean(used)), 1),
                    "delta_fast_head": fast_chunks == len(rows.chunks),  # every chunk went through the head alone
@@ -425,20 +428,6 @@ def optimise_deltas(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray
 
 
 # -------------------------------------------------------------------------- closed-form edit
-@torch.no_grad()
-def targets_at(backbone: Backbone, rows: TeacherForced, row_doc: np.ndarray, sites: list[FFNSite],
-               layer: int, delta: torch.Tensor) -> list[torch.Tensor]:
-    """Per chunk, the target output ``z = h + δ`` of ``layer`` at each row and position (unedited model)."""
-    out, start = [], 0
-    with frozen(backbone.model):
-        for c in rows.chunks:
-            _, seen = run(backbone, c, sites, outputs=[layer])
-            d = delta[torch.as_tensor(row_doc[start:start + len(c.labels)]), :c.labels.shape[1]]
-            out.append((seen["outputs"][layer].float() + d.to(backbone.device)).cpu())
-            start += len(c.labels)
-    return out
-
-
 def to_value_space(site: FFNSite, change: torch.Tensor, sigma: torch.Tensor | None) -> torch.Tensor:
     """A wanted change of the layer output as a change of the FFN output projection's output.
 

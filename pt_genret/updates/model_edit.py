@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from pt_genret.updates.base import UpdateContext, UpdateMethod, edit_dir
 from pt_genret.updates.editing import (FFNSite, TeacherForced, accuracy, ffn_sites, frozen, key_second_moment,
-                                       optimise_deltas, run, spread_edits, targets_at)
+                                       optimise_deltas, run, spread_edits)
 
 COVARIANCE_FILE = "key_covariance.safetensors"
 STATE_FILE = "state.json"
@@ -136,12 +136,11 @@ class EditUpdate(UpdateMethod):
         check = old.head(self.check_rows) if self.check_rows else None
         old_before = _hit_rate(backbone, check, sites)
         clock.lap("encode_new")
-        delta, delta_info = optimise_deltas(backbone, rows, row_doc, len(doc_of), sites, layers[-1], self.steps,
-                                            self.lr, self.lambda_start, self.lambda_end, self.anneal,
-                                            self.weight_decay, self.stop_prob, vocab, self.softmax_top_k, self.seed,
-                                            self.verbose)
+        targets, delta_info = optimise_deltas(backbone, rows, row_doc, sites, layers[-1], self.steps,
+                                              self.lr, self.lambda_start, self.lambda_end, self.anneal,
+                                              self.weight_decay, self.stop_prob, vocab, self.softmax_top_k,
+                                              self.seed, self.verbose)
         clock.lap("edit_vectors")
-        targets = targets_at(backbone, rows, row_doc, sites, layers[-1], delta.cpu())
         new_keys = self.apply(ctx, sites, rows, row_doc, layers, targets, moments)
         clock.lap("weight_update")
 
