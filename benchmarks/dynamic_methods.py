@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-queries", type=int)
     p.add_argument("--scheme", default="keywords")
     p.add_argument("--backbone", default="minilm")
+    p.add_argument("--backbone-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backbone options of the D0 index (e.g. decoder_ffn=6144 for minilm)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--num-pseudo-queries", type=int, default=3)
     p.add_argument("--seed", type=int, default=42)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    from pt_genret.cli import parse_method_options
+    from pt_genret.cli import _method_options, parse_method_options
     from pt_genret.datasets import load_dataset
     from pt_genret.evaluation import run_dynamic, subsample, summary_table, write_report
     from pt_genret.evaluation.report import to_markdown
@@ -62,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
     print(f"{args.dataset}: {len(docs)} documents, {len(topics)} {args.split} queries; methods {', '.join(methods)}; "
           f"{device}, torch {torch.__version__}, {platform.platform()}", flush=True)
+    index_options = {"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
+                     "num_pseudo_queries": args.num_pseudo_queries}
+    if args.backbone_option:
+        index_options["backbone_options"] = _method_options(args.backbone_option)
     started = time.time()
     result = run_dynamic(docs, topics, qrels, methods, args.work_dir or os.path.join(args.out, "work"), steps=args.steps,
                          initial_fraction=args.initial_fraction, seed=args.seed,
-                         index_options={"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
-                                        "num_pseudo_queries": args.num_pseudo_queries},
+                         index_options=index_options,
                          method_options=parse_method_options(args.option, methods), verbose=True)
     write_report(result, args.out)
     s = summary_table(result)

@@ -124,15 +124,22 @@ def resize_embeddings(model: PreTrainedModel, size: int) -> None:
         model.resize_token_embeddings(size)
 
 
-def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, seed: int = 42) -> Backbone:
-    """Pretrained MiniLM encoder + small randomly initialised BERT decoder with cross-attention."""
+def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, decoder_ffn: int | None = None,
+                           seed: int = 42) -> Backbone:
+    """Pretrained MiniLM encoder + small randomly initialised BERT decoder with cross-attention.
+
+    ``decoder_ffn`` is the width of the decoder's feed-forward layers (default 4 × hidden size):
+    the key space that model editing (DOME, MEMIT) writes new docids into.
+    """
+    if decoder_layers < 1 or (decoder_ffn is not None and decoder_ffn < 1):
+        raise ValueError(f"decoder_layers and decoder_ffn must be >= 1, got {decoder_layers}, {decoder_ffn}")
     torch.manual_seed(seed)
     path = encoder or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     enc = AutoModel.from_pretrained(path)
     h = enc.config.hidden_size
     dcfg = BertConfig(vocab_size=enc.config.vocab_size, hidden_size=h, num_hidden_layers=decoder_layers,
-                      num_attention_heads=enc.config.num_attention_heads, intermediate_size=4 * h,
+                      num_attention_heads=enc.config.num_attention_heads, intermediate_size=decoder_ffn or 4 * h,
                       is_decoder=True, add_cross_attention=True, tie_word_embeddings=True)
     dec = BertLMHeadModel(dcfg)
     with torch.no_grad():

@@ -384,6 +384,18 @@ def test_scratch_backbones_with_the_same_seed_are_identical():
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_minilm_decoder_shape_options():
+    """``decoder_layers`` and ``decoder_ffn`` shape the MiniLM backbone's decoder; bad values are refused."""
+    from pt_genret.updates.editing import ffn_sites
+
+    backbone = create_backbone("minilm", seed=3, device="cpu", decoder_layers=3, decoder_ffn=512)
+    sites = ffn_sites(backbone.model)
+    assert len(sites) == 3
+    assert all(site.proj.weight.shape == (backbone.model.config.decoder.hidden_size, 512) for site in sites)
+    with pytest.raises(ValueError, match="decoder_ffn"):
+        create_backbone("minilm", seed=3, device="cpu", decoder_ffn=0)
+
+
 @pytest.fixture(scope="module")
 def saved_backbone(tmp_path_factory) -> str:
     """A tiny scratch T5 saved to a folder, so every load is bit-identical."""

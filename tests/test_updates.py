@@ -293,6 +293,21 @@ def test_edit_options_are_checked(index):
         index.updater(method="rome", softmax_top_k=-1)
     with pytest.raises(ValueError, match="decoder has layers 0..1"):
         index.updater(method="memit", layers=[5], verbose=False).index(NEW)
+    with pytest.raises(ValueError, match="sources"):
+        index.updater(method="dome", sources="titles")
+
+
+def test_edits_can_use_the_documents_own_text(tmp_path, base_path):
+    """``sources="all"`` adds each new document's indexing example (its text) to its pseudo-queries."""
+    rows = {}
+    for sources in ("queries", "all"):
+        path = tmp_path / f"{sources}.gr"
+        shutil.copytree(base_path, path)
+        new = GenIndex(str(path)).updater(method="dome", sources=sources, verbose=False).index(NEW)
+        details = new.meta["generations"][-1]["details"]
+        rows[sources] = details["new_rows"]
+        assert in_top(new, NEW) >= 0.75
+    assert rows["all"] == rows["queries"] + len(NEW)
 
 
 def test_default_number_of_critical_layers():

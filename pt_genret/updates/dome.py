@@ -40,12 +40,12 @@ class DomeUpdate(EditUpdate):
                  lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
                  docid_softmax: bool = True, softmax_top_k: int = 32, preservation: float = 0.3,
                  cov_queries: int = 2000, batch_rows: int = 256, max_source_length: int = 64, check_rows: int = 128,
-                 seed: int = 42, verbose: bool = True) -> None:
+                 sources: str = "all", seed: int = 42, verbose: bool = True) -> None:
         super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=lambda_start,
                          lambda_end=lambda_end, anneal=anneal, stop_prob=stop_prob, docid_softmax=docid_softmax,
                          softmax_top_k=softmax_top_k, preservation=preservation, cov_queries=cov_queries,
                          batch_rows=batch_rows, max_source_length=max_source_length, check_rows=check_rows,
-                         seed=seed, verbose=verbose)
+                         sources=sources, seed=seed, verbose=verbose)
         if num_critical_layers is not None and num_critical_layers < 1:
             raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
         self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate

@@ -24,11 +24,12 @@ class MemitUpdate(EditUpdate):
                  weight_decay: float = 1e-3, stop_prob: float | None = None, docid_softmax: bool = True,
                  softmax_top_k: int = 32, preservation: float = 0.3,
                  cov_queries: int = 2000, batch_rows: int = 256, max_source_length: int = 64,
-                 check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
+                 check_rows: int = 128, sources: str = "all", seed: int = 42, verbose: bool = True) -> None:
         super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
                          stop_prob=stop_prob, docid_softmax=docid_softmax, softmax_top_k=softmax_top_k,
                          preservation=preservation, cov_queries=cov_queries, batch_rows=batch_rows,
-                         max_source_length=max_source_length, check_rows=check_rows, seed=seed, verbose=verbose)
+                         max_source_length=max_source_length, check_rows=check_rows, sources=sources, seed=seed,
+                         verbose=verbose)
         self.layers = list(layers) if layers is not None else None
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):

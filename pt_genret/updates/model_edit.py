@@ -55,6 +55,9 @@ class EditUpdate(UpdateMethod):
         max_source_length: query truncation, as in training.
         check_rows: old pseudo-queries whose teacher-forced hit rate is reported before and
             after the edit (0: none).
+        sources: the new documents' rows the edit is fitted on: ``"all"``, their pseudo-queries and
+            their indexing example (the document's own text, as fine-tuning sees it), or
+            ``"queries"``, the pseudo-queries only (as in the DOME paper).
     """
 
     keeps_edit_state = True
@@ -65,8 +68,12 @@ class EditUpdate(UpdateMethod):
                  lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
                  docid_softmax: bool = True, softmax_top_k: int = 32,
                  preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
-                 max_source_length: int = 64, check_rows: int = 128, seed: int = 42, verbose: bool = True) -> None:
+                 max_source_length: int = 64, check_rows: int = 128, sources: str = "all", seed: int = 42,
+                 verbose: bool = True) -> None:
         super().__init__(seed, verbose)
+        if sources not in ("queries", "all"):
+            raise ValueError(f"sources must be 'queries' or 'all', got {sources!r}")
+        self.sources = sources
         if not 0 <= lambda_start <= 1 or not 0 <= lambda_end <= 1:
             raise ValueError(f"lambda_start and lambda_end must lie in [0, 1], got {lambda_start}, {lambda_end}")
         if preservation < 0:
@@ -126,7 +133,8 @@ class EditUpdate(UpdateMethod):
         clock.lap("covariance")
 
         doc_of = {tuple(t): i for i, t in enumerate(ctx.new_tokens.values())}
-        examples = sorted(ctx.new_query_examples(), key=lambda e: doc_of[tuple(e.target)])  # stable: by document
+        chosen = ctx.new_query_examples() if self.sources == "queries" else list(ctx.new_examples)
+        examples = sorted(chosen, key=lambda e: doc_of[tuple(e.target)])  # stable: by document
         row_doc = np.array([doc_of[tuple(e.target)] for e in examples])
         rows = TeacherForced(backbone, [e.source for e in examples], [e.target for e in examples],
                              self.max_source_length, chunk_size=self.batch_rows, groups=row_doc)
