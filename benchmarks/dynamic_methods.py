@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     index_options = {"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
                      "num_pseudo_queries": args.num_pseudo_queries}
     if args.backbone_option:
-        index_options["backbone_options"] = _method_options(args.backbone_option)
+        index_options["backbone_options"] = _method_options(args.backbone_option, "backbone option")
     started = time.time()
     result = run_dynamic(docs, topics, qrels, methods, args.work_dir or os.path.join(args.out, "work"), steps=args.steps,
                          initial_fraction=args.initial_fraction, seed=args.seed,

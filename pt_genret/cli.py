@@ -30,7 +30,9 @@ def cmd_index(args: argparse.Namespace) -> None:
     index = GenIndex(args.index).indexer(
         scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder, overwrite=args.overwrite, verbose=True,
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder,
+        backbone_options=_method_options(args.backbone_option, "backbone option"), overwrite=args.overwrite,
+        verbose=True,
     ).index(usable_docs(dataset))
     meta = index.meta
     print(f"indexed {meta['num_docs']} documents into {args.index} in {time.time() - started:.0f}s "
@@ -49,13 +51,13 @@ def _option_value(raw: str):
         return raw
 
 
-def _method_options(pairs: list[str]) -> dict:
+def _method_options(pairs: list[str], what: str = "method option") -> dict:
     """``KEY=VALUE`` pairs as keyword arguments (see :func:`_option_value`)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"method option {pair!r} is not KEY=VALUE")
+            raise ValueError(f"{what} {pair!r} is not KEY=VALUE")
         out[key.strip().replace("-", "_")] = _option_value(value)
     return out
 
@@ -179,6 +181,8 @@ def cmd_dynamic(args: argparse.Namespace) -> None:
     index_options = {"scheme": args.scheme, "backbone": args.backbone, "query_generator": args.query_generator,
                      "num_pseudo_queries": args.num_pseudo_queries, "epochs": args.epochs,
                      "batch_size": args.batch_size, "lr": args.lr, "freeze_encoder": args.freeze_encoder}
+    if args.backbone_option:  # only when given, so earlier runs' saved D0 indexes stay reusable
+        index_options["backbone_options"] = _method_options(args.backbone_option, "backbone option")
     print(f"dynamic corpus: {len(docs)} documents, {len(topics)} {args.split} queries, "
           f"methods {', '.join(methods)}; writing to {args.out}")
     started = time.time()
@@ -211,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("index")
     i.add_argument("--scheme", default="keywords", help="atomic, naive, semantic, rq, pq, title, keywords, url, bm25_terms")
     i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
+    i.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
     i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
     i.add_argument("--num-pseudo-queries", type=int, default=5)
     i.add_argument("--train-split", help="also train on this split's queries and qrels")
@@ -268,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-queries", type=int, help="subsample the evaluation queries")
     d.add_argument("--scheme", default="keywords")
     d.add_argument("--backbone", default="minilm")
+    d.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
     d.add_argument("--query-generator", default="extractive")
     d.add_argument("--num-pseudo-queries", type=int, default=5)
     d.add_argument("--epochs", type=int, default=10)

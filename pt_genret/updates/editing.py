@@ -437,9 +437,15 @@ def to_value_space(site: FFNSite, change: torch.Tensor, sigma: torch.Tensor | No
     """
     if site.norm is None:
         return change
-    gamma = site.norm.weight.detach().float().cpu()
+    gamma = site.norm.weight.detach().float().to(change.device)
     gamma = torch.where(gamma.abs() < 1e-3, torch.full_like(gamma, 1e-3).copysign(gamma), gamma)
     return change * sigma / gamma
+
+
+def linalg_device(backbone: Backbone) -> torch.device:
+    """Where the closed-form updates' float64 algebra runs: the model's GPU (a d_ff × d_ff solve
+    per layer takes seconds on a CPU thread at d_ff = 6144), else the CPU (MPS has no float64)."""
+    return backbone.device if backbone.device.type == "cuda" else torch.device("cpu")
 
 
 @torch.no_grad()
@@ -457,6 +463,7 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
     """
     new_keys: dict[int, tuple[torch.Tensor, int]] = {}
     order = sorted(layers)
+    dev = linalg_device(backbone)
     for pos, j in enumerate(pt.tqdm(order, desc="editing layers", unit="layer", disable=not verbose)):
         share = weights[pos] / sum(weights[pos:])
         site = sites[j]
@@ -465,16 +472,16 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
             for c, z in zip(rows.chunks, targets):
                 _, seen = run(backbone, c, sites, keys=[j], outputs=[target_layer],
                               norms=[j] if site.norm is not None else [])
-                valid = c.valid
-                change = share * (z - seen["outputs"][target_layer].float().cpu())
-                sigma = seen["norms"][j].cpu() if site.norm is not None else None
+                valid = c.valid.to(dev)
+                change = share * (z.to(dev) - seen["outputs"][target_layer].float().to(dev))
+                sigma = seen["norms"][j].float().to(dev) if site.norm is not None else None
                 r = to_value_space(site, change, sigma)[valid].double()
-                k = seen["keys"][j].float().cpu()[valid].double()
+                k = seen["keys"][j].to(dev)[valid].double()
                 kk, kr, n1 = kk + k.T @ k, kr + k.T @ r, n1 + len(k)
         moment, n0 = moments[j]
-        a = n0 * moment + kk
-        a += ridge * (torch.trace(a) / a.shape[0] + 1e-8) * torch.eye(a.shape[0], dtype=a.dtype)
+        a = n0 * moment.to(dev) + kk
+        a += ridge * (torch.trace(a) / a.shape[0] + 1e-8) * torch.eye(a.shape[0], dtype=a.dtype, device=dev)
         update = torch.linalg.solve(a, kr).T  # (out, in)
         site.proj.weight.add_(update.to(site.proj.weight.dtype).to(site.proj.weight.device))
-        new_keys[j] = (kk, n1)
+        new_keys[j] = (kk.cpu(), n1)
     return new_keys

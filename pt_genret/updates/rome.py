@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from pt_genret.updates.editing import (FFNSite, critical_window, frozen, layer_patching, run,
+from pt_genret.updates.editing import (FFNSite, critical_window, frozen, layer_patching, linalg_device, run,
                                        to_value_space)
 from pt_genret.updates.model_edit import EditUpdate, layer_list
 
@@ -44,30 +44,31 @@ class RomeUpdate(EditUpdate):
     def apply(self, ctx, sites, rows, row_doc, layers, targets, moments):
         (j,) = layers
         site, backbone = sites[j], ctx.backbone
+        dev = linalg_device(backbone)
         keys, wanted, groups = [], [], []
         start = 0
         with frozen(backbone.model):
             for c, z in zip(rows.chunks, targets):
                 _, seen = run(backbone, c, sites, keys=[j], outputs=[j], norms=[j] if site.norm is not None else [])
-                sigma = seen["norms"][j].cpu() if site.norm is not None else None
-                change = to_value_space(site, z - seen["outputs"][j].float().cpu(), sigma)
-                k = seen["keys"][j].float().cpu()
-                value = k @ site.proj.weight.detach().float().cpu().T + change  # bias cancels in v* − W k
-                valid = c.valid
-                docs = torch.as_tensor(row_doc[start:start + len(c.labels)]).unsqueeze(1).expand_as(valid)
-                pos = torch.arange(valid.shape[1]).unsqueeze(0).expand_as(valid)
+                sigma = seen["norms"][j].float().to(dev) if site.norm is not None else None
+                change = to_value_space(site, z.to(dev) - seen["outputs"][j].float().to(dev), sigma)
+                k = seen["keys"][j].float().to(dev)
+                value = k @ site.proj.weight.detach().float().to(dev).T + change  # bias cancels in v* − W k
+                valid = c.valid.to(dev)
+                docs = torch.as_tensor(row_doc[start:start + len(c.labels)], device=dev).unsqueeze(1).expand_as(valid)
+                pos = torch.arange(valid.shape[1], device=dev).unsqueeze(0).expand_as(valid)
                 keys.append(k[valid]); wanted.append(value[valid])
                 groups.append(docs[valid] * rows.width + pos[valid])
                 start += len(c.labels)
         keys, wanted, groups = torch.cat(keys).double(), torch.cat(wanted).double(), torch.cat(groups)
-        moment = moments[j][0]
+        moment = moments[j][0].to(dev)
         inverse = torch.linalg.inv(moment + 1e-4 * (torch.trace(moment) / len(moment) + 1e-8)
-                                   * torch.eye(len(moment), dtype=moment.dtype))
+                                   * torch.eye(len(moment), dtype=moment.dtype, device=dev))
         weight = site.proj.weight
         for g in torch.unique(groups).tolist():  # one document position at a time, in order
             sel = groups == g
             k, v = keys[sel].mean(0), wanted[sel].mean(0)
             u = inverse @ k
-            r = v - weight.detach().double().cpu() @ k
+            r = v - weight.detach().double().to(dev) @ k
             weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
-        return {j: (keys.T @ keys, len(keys))}
+        return {j: ((keys.T @ keys).cpu(), len(keys))}
