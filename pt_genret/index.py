@@ -8,7 +8,7 @@ Layout::
     trie.npz              prefix trie over the docid tokens (docid schemes)
     ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
     scheme/               the fitted docid scheme (JSON + numeric arrays)
-    pseudo_queries.jsonl  the documents' pseudo-queries (replayed or preserved by updates)
+    pseudo_queries.jsonl  the documents' pseudo-queries and indexing-example texts (replayed or preserved by updates)
     edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
 
 Updates (:meth:`GenIndex.updater`, :meth:`GenIndex.remove`) write a new generation of the
@@ -38,7 +38,7 @@ from pt_genret.documents import collect_documents, full_texts
 from pt_genret.ngram_views import (NgramView, build_views, load_views, ngram_examples, save_views, tokenise_views,
                                    view_markers)
 from pt_genret.queries import get_query_generator
-from pt_genret.training import TrainConfig, build_examples, seed_everything, train
+from pt_genret.training import TrainConfig, build_examples, index_source, seed_everything, train
 
 FORMAT_VERSION = 1
 PSEUDO_QUERIES = "pseudo_queries.jsonl"
@@ -301,14 +301,22 @@ def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_c
     scheme.save(os.path.join(folder, "scheme"))
     if "querygen" in docs.columns:
         with open(os.path.join(folder, PSEUDO_QUERIES), "w", encoding="utf8") as f:
-            for d, qs in zip(docs["docno"], docs["querygen"]):
-                f.write(json.dumps({"docno": d, "queries": list(qs)}) + "\n")
+            write_pseudo_queries(f, docs)
     with open(os.path.join(folder, "pt_meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
 
 
-def read_pseudo_queries(path: str) -> pd.DataFrame:
-    """``docno, query`` rows of an index's saved pseudo-queries (empty if it has none)."""
+def write_pseudo_queries(f, docs: pd.DataFrame) -> None:
+    """One JSON line per document of ``docs`` (``docno, querygen``, text): its pseudo-queries and the
+    source of its indexing example, so that updates can replay or preserve both."""
+    for d, qs, text in zip(docs["docno"], docs["querygen"], full_texts(docs)):
+        f.write(json.dumps({"docno": d, "queries": list(qs), "text": index_source(text)}) + "\n")
+
+
+def read_pseudo_queries(path: str, texts: bool = False) -> pd.DataFrame:
+    """``docno, query`` rows of an index's saved pseudo-queries (empty if it has none); with
+    ``texts``, ``docno, text`` rows of its documents' indexing-example sources instead (none for
+    indexes written before they were saved)."""
     file = os.path.join(path, PSEUDO_QUERIES)
     rows: list[tuple[str, str]] = []
     if os.path.exists(file):
@@ -316,10 +324,13 @@ def read_pseudo_queries(path: str) -> pd.DataFrame:
             for n, line in enumerate(f, 1):
                 try:
                     rec = json.loads(line)
-                    rows.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
-                except (json.JSONDecodeError, KeyError) as e:
+                    if texts:
+                        rows.extend([(str(rec["docno"]), rec["text"])] if rec.get("text", "").strip() else [])
+                    else:
+                        rows.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
+                except (json.JSONDecodeError, KeyError, AttributeError) as e:
                     raise ValueError(f"corrupt {file!r} at line {n}: {e}") from None
-    return pd.DataFrame(rows, columns=["docno", "query"])
+    return pd.DataFrame(rows, columns=["docno", "text" if texts else "query"])
 
 
 def _write_atomically(path: str, overwrite: bool, write) -> None:

@@ -50,7 +50,15 @@ class Example:
     kind: str  # "index", "query" or "train"
 
 
-def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: int = 64,
+INDEX_WORDS = 64  # words of a document's text in its indexing example
+
+
+def index_source(text: str, max_words: int = INDEX_WORDS) -> str:
+    """The source of a document's indexing example: the first ``max_words`` words of its text."""
+    return " ".join(text.split()[:max_words])
+
+
+def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: int = INDEX_WORDS,
                    topics: pd.DataFrame | None = None, qrels: pd.DataFrame | None = None) -> list[Example]:
     """Indexing, pseudo-query and (optional) supervised examples.
 
@@ -58,7 +66,7 @@ def build_examples(docs: pd.DataFrame, tokens: dict[str, list[int]], max_words: 
     """
     out: list[Example] = []
     for docno, text in zip(docs["docno"], full_texts(docs)):
-        out.append(Example(" ".join(text.split()[:max_words]), tokens[docno], "index"))
+        out.append(Example(index_source(text, max_words), tokens[docno], "index"))
     if "querygen" in docs.columns:
         for docno, queries in zip(docs["docno"], docs["querygen"]):
             out.extend(Example(q, tokens[docno], "query") for q in queries if q.strip())

@@ -298,16 +298,44 @@ def test_edit_options_are_checked(index):
 
 
 def test_edits_can_use_the_documents_own_text(tmp_path, base_path):
-    """``sources="all"`` adds each new document's indexing example (its text) to its pseudo-queries."""
-    rows = {}
+    """``sources="all"`` adds each new document's indexing example (its text) to its pseudo-queries,
+    and the old documents' saved texts to the keys the edit preserves."""
+    details = {}
     for sources in ("queries", "all"):
         path = tmp_path / f"{sources}.gr"
         shutil.copytree(base_path, path)
         new = GenIndex(str(path)).updater(method="dome", sources=sources, verbose=False).index(NEW)
-        details = new.meta["generations"][-1]["details"]
-        rows[sources] = details["new_rows"]
+        details[sources] = new.meta["generations"][-1]["details"]
         assert in_top(new, NEW) >= 0.75
-    assert rows["all"] == rows["queries"] + len(NEW)
+    assert details["all"]["new_rows"] == details["queries"]["new_rows"] + len(NEW)
+    assert details["queries"]["old_texts"] == 0 and details["all"]["old_texts"] == len(OLD)
+    assert details["all"]["old_keys"] > details["queries"]["old_keys"]
+
+
+def test_indexes_save_each_documents_text_for_updates(index):
+    """The index keeps each document's indexing-example source next to its pseudo-queries; an
+    update appends the new documents' (older indexes without texts read as none)."""
+    from pt_genret.index import PSEUDO_QUERIES, read_pseudo_queries
+    from pt_genret.training import index_source
+
+    texts = read_pseudo_queries(index.path, texts=True)
+    by_docno = {d["docno"]: index_source(f"{d['title']} {d['text']}") for d in OLD}
+    assert dict(zip(texts["docno"], texts["text"])) == by_docno
+    new = index.updater(method="finetune", epochs=1, verbose=False).index(NEW)
+    texts = read_pseudo_queries(new.path, texts=True)
+    assert list(texts["docno"]) == [d["docno"] for d in OLD + NEW]
+    assert len(read_pseudo_queries(new.path)) > len(texts)  # the pseudo-queries are read as before
+    file = os.path.join(new.path, PSEUDO_QUERIES)
+    with open(file) as f:
+        lines = [json.loads(line) for line in f]
+    os.remove(file)  # a generation's files are hard links: replace, do not edit in place
+    with open(file, "w") as f:
+        f.writelines(json.dumps({"docno": r["docno"], "queries": r["queries"]}) + "\n" for r in lines)
+    assert read_pseudo_queries(new.path, texts=True).empty
+    with open(file, "a") as f:
+        f.write('{"docno": "x", "queries": ["q"], "text": 5}\n')
+    with pytest.raises(ValueError, match="corrupt"):
+        read_pseudo_queries(new.path, texts=True)
 
 
 def test_default_number_of_critical_layers():

@@ -34,6 +34,8 @@ class UpdateContext:
         new_tokens: docno → docid token ids (ending with end-of-sequence) of each new document.
         new_examples: indexing and pseudo-query examples of the new documents.
         old_queries: ``docno, query`` pseudo-queries of the live old documents.
+        old_texts: ``docno, text`` sources of their indexing examples (empty for indexes written
+            before these were saved).
         old_tokens: docno → docid token ids of the live old documents.
         train_config: the training settings the index was built with.
         seed, verbose: as given to the updater.
@@ -48,16 +50,20 @@ class UpdateContext:
     old_queries: pd.DataFrame
     old_tokens: dict[str, list[int]]
     train_config: TrainConfig
+    old_texts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["docno", "text"]))
     seed: int = 42
     verbose: bool = True
     state: dict[str, Any] = field(default_factory=dict)
 
-    def old_examples(self, limit: int | None = None, seed: int | None = None) -> list[Example]:
-        """Pseudo-query examples of old documents (a seeded sample of at most ``limit``)."""
-        rows = list(zip(self.old_queries["query"], self.old_queries["docno"]))
+    def old_examples(self, limit: int | None = None, seed: int | None = None, texts: bool = False) -> list[Example]:
+        """Pseudo-query examples of old documents (a seeded sample of at most ``limit``); with
+        ``texts``, their indexing examples are in the pool too."""
+        rows = [(q, d, "query") for q, d in zip(self.old_queries["query"], self.old_queries["docno"])]
+        if texts:
+            rows += [(t, d, "index") for t, d in zip(self.old_texts["text"], self.old_texts["docno"])]
         if limit is not None and limit < len(rows):
             rows = random.Random(self.seed if seed is None else seed).sample(rows, limit)
-        return [Example(q, self.old_tokens[d], "query") for q, d in rows]
+        return [Example(q, self.old_tokens[d], kind) for q, d, kind in rows]
 
     def new_query_examples(self) -> list[Example]:
         """The new documents' pseudo-query examples, or their indexing examples where there are none."""

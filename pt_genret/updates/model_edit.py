@@ -57,7 +57,9 @@ class EditUpdate(UpdateMethod):
             after the edit (0: none).
         sources: the new documents' rows the edit is fitted on: ``"all"``, their pseudo-queries and
             their indexing example (the document's own text, as fine-tuning sees it), or
-            ``"queries"``, the pseudo-queries only (as in the DOME paper).
+            ``"queries"``, the pseudo-queries only (as in the DOME paper). The old keys preserved
+            are of the same kinds: with ``"all"`` the old documents' saved texts join their
+            pseudo-queries in the covariance sample.
     """
 
     keeps_edit_state = True
@@ -122,10 +124,13 @@ class EditUpdate(UpdateMethod):
                              f"but {ctx.path!r} has none saved (built without a query generator)")
         clock = _Clock()
         state, stored = _load_state(ctx.path)
-        old = _OldRows(backbone, ctx.old_examples(limit=self.cov_queries, seed=self.seed), self.max_source_length)
+        texts = self.sources == "all"  # preserve the kinds of rows the edit is fitted on
+        old = _OldRows(backbone, ctx.old_examples(limit=self.cov_queries, seed=self.seed, texts=texts),
+                       self.max_source_length)
         layers, details = self.choose_layers(ctx, sites, old.head, state)
         clock.lap("choose_layers")
-        n0 = float(sum(len(ctx.old_tokens[d]) for d in ctx.old_queries["docno"]))
+        old_docnos = [*ctx.old_queries["docno"], *(ctx.old_texts["docno"] if texts else [])]
+        n0 = float(sum(len(ctx.old_tokens[d]) for d in old_docnos))
         missing = [j for j in layers if j not in stored]
         if missing:
             stored.update({j: m for j, (m, _) in key_second_moment(backbone, old.head(), sites, missing).items()})
@@ -164,6 +169,7 @@ class EditUpdate(UpdateMethod):
         clock.lap("check")
         return dict(details, edited_layers=layers, edited_weights=[sites[j].weight_name for j in layers],
                     new_rows=len(rows), old_rows_encoded=old.encoded, old_keys=int(n0),
+                    old_texts=len(ctx.old_texts) if texts else 0,
                     teacher_forced_hit_rate=hit_rates, stage_seconds=clock.laps, **delta_info)
 
     def save_state(self, folder: str) -> None:

@@ -27,7 +27,7 @@ from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable
 from pt_genret.documents import collect_documents
 from pt_genret.index import (PSEUDO_QUERIES, GenIndex, _versions, _write_atomically, read_pseudo_queries,
-                             spell_unique)
+                             spell_unique, write_pseudo_queries)
 from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything
 from pt_genret.updates.base import UpdateContext, UpdateMethod, edit_dir
@@ -127,8 +127,10 @@ class GenUpdater(pt.Indexer):
         old_tokens = {table.docnos[i]: table.tokens[i] for i in np.flatnonzero(live_before)}
         old_queries = read_pseudo_queries(old.path)
         old_queries = old_queries[old_queries["docno"].isin(old_tokens.keys())].reset_index(drop=True)
+        old_texts = read_pseudo_queries(old.path, texts=True)
+        old_texts = old_texts[old_texts["docno"].isin(old_tokens.keys())].reset_index(drop=True)
         ctx = UpdateContext(path=old.path, meta=meta, backbone=backbone, new_docs=docs, new_tokens=new_tokens,
-                            new_examples=build_examples(docs, new_tokens), old_queries=old_queries,
+                            new_examples=build_examples(docs, new_tokens), old_queries=old_queries, old_texts=old_texts,
                             old_tokens=old_tokens, train_config=TrainConfig(**meta["train"]), seed=self.seed,
                             verbose=self.verbose)
         prepared = time.time()
@@ -214,8 +216,7 @@ def write_generation(path: str, meta: dict, backbone: Backbone | None = None, ta
             if os.path.exists(os.path.join(path, PSEUDO_QUERIES)):
                 shutil.copyfile(os.path.join(path, PSEUDO_QUERIES), target)  # copied, not linked: appended to
             with open(target, "a", encoding="utf8") as f:
-                for d, qs in zip(new_queries["docno"], new_queries["querygen"]):
-                    f.write(json.dumps({"docno": d, "queries": list(qs)}) + "\n")
+                write_pseudo_queries(f, new_queries)
             written.add(PSEUDO_QUERIES)
         if not keep_edit:
             written.add(os.path.basename(edit_dir(tmp)))
