@@ -313,24 +313,31 @@ def write_pseudo_queries(f, docs: pd.DataFrame) -> None:
         f.write(json.dumps({"docno": d, "queries": list(qs), "text": index_source(text)}) + "\n")
 
 
-def read_pseudo_queries(path: str, texts: bool = False) -> pd.DataFrame:
-    """``docno, query`` rows of an index's saved pseudo-queries (empty if it has none); with
-    ``texts``, ``docno, text`` rows of its documents' indexing-example sources instead (none for
+def read_saved_examples(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An index's saved ``docno, query`` pseudo-queries and ``docno, text`` indexing-example
+    sources, in one pass over ``pseudo_queries.jsonl`` (both empty if it has none; no texts for
     indexes written before they were saved)."""
     file = os.path.join(path, PSEUDO_QUERIES)
-    rows: list[tuple[str, str]] = []
+    queries: list[tuple[str, str]] = []
+    texts: list[tuple[str, str]] = []
     if os.path.exists(file):
         with open(file, encoding="utf8") as f:
             for n, line in enumerate(f, 1):
                 try:
                     rec = json.loads(line)
-                    if texts:
-                        rows.extend([(str(rec["docno"]), rec["text"])] if rec.get("text", "").strip() else [])
-                    else:
-                        rows.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
+                    queries.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
+                    if rec.get("text", "").strip():
+                        texts.append((str(rec["docno"]), rec["text"]))
                 except (json.JSONDecodeError, KeyError, AttributeError) as e:
                     raise ValueError(f"corrupt {file!r} at line {n}: {e}") from None
-    return pd.DataFrame(rows, columns=["docno", "text" if texts else "query"])
+    return pd.DataFrame(queries, columns=["docno", "query"]), pd.DataFrame(texts, columns=["docno", "text"])
+
+
+def read_pseudo_queries(path: str, texts: bool = False) -> pd.DataFrame:
+    """``docno, query`` rows of an index's saved pseudo-queries; with ``texts``, the ``docno, text``
+    rows of its documents' indexing-example sources instead (see :func:`read_saved_examples`)."""
+    queries, saved_texts = read_saved_examples(path)
+    return saved_texts if texts else queries
 
 
 def _write_atomically(path: str, overwrite: bool, write) -> None:

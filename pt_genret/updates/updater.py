@@ -26,7 +26,7 @@ from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable
 from pt_genret.documents import collect_documents
-from pt_genret.index import (PSEUDO_QUERIES, GenIndex, _versions, _write_atomically, read_pseudo_queries,
+from pt_genret.index import (PSEUDO_QUERIES, GenIndex, _versions, _write_atomically, read_saved_examples,
                              spell_unique, write_pseudo_queries)
 from pt_genret.queries import get_query_generator
 from pt_genret.training import TrainConfig, build_examples, seed_everything
@@ -125,10 +125,8 @@ class GenUpdater(pt.Indexer):
             docs = generator.transform(docs)
         new_tokens = dict(zip(docs["docno"], tokens))
         old_tokens = {table.docnos[i]: table.tokens[i] for i in np.flatnonzero(live_before)}
-        old_queries = read_pseudo_queries(old.path)
-        old_queries = old_queries[old_queries["docno"].isin(old_tokens.keys())].reset_index(drop=True)
-        old_texts = read_pseudo_queries(old.path, texts=True)
-        old_texts = old_texts[old_texts["docno"].isin(old_tokens.keys())].reset_index(drop=True)
+        old_queries, old_texts = (frame[frame["docno"].isin(old_tokens.keys())].reset_index(drop=True)
+                                  for frame in read_saved_examples(old.path))  # of the live old documents
         ctx = UpdateContext(path=old.path, meta=meta, backbone=backbone, new_docs=docs, new_tokens=new_tokens,
                             new_examples=build_examples(docs, new_tokens), old_queries=old_queries, old_texts=old_texts,
                             old_tokens=old_tokens, train_config=TrainConfig(**meta["train"]), seed=self.seed,
