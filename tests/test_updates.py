@@ -338,6 +338,17 @@ def test_indexes_save_each_documents_text_for_updates(index):
         read_pseudo_queries(new.path, texts=True)
 
 
+def test_closed_form_solve_factorises_or_falls_back():
+    from pt_genret.updates.editing import spd_solve
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 60, generator=gen, dtype=torch.float64)
+    b = torch.randn(40, 5, generator=gen, dtype=torch.float64)
+    spd = x @ x.T / 60 + 1e-3 * torch.eye(40, dtype=torch.float64)
+    assert torch.allclose(spd_solve(spd, b), torch.linalg.solve(spd, b), atol=1e-8)
+    indefinite = spd - 2 * torch.eye(40, dtype=torch.float64)  # symmetric, not positive definite
+    assert torch.allclose(indefinite @ spd_solve(indefinite, b), b, atol=1e-6)
+
+
 def test_default_number_of_critical_layers():
     from pt_genret.updates.model_edit import default_num_critical
 

