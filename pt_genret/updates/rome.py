@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from pt_genret.updates.editing import (FFNSite, critical_window, frozen, layer_patching, linalg_device, run,
+from pt_genret.updates.editing import (FFNSite, critical_window, frozen, layer_patching, linalg_device, run, spd_solve,
                                        to_value_space)
 from pt_genret.updates.model_edit import EditUpdate, layer_list
 
@@ -62,13 +62,14 @@ class RomeUpdate(EditUpdate):
                 start += len(c.labels)
         keys, wanted, groups = torch.cat(keys).double(), torch.cat(wanted).double(), torch.cat(groups)
         moment = moments[j][0].to(dev)
-        inverse = torch.linalg.inv(moment + 1e-4 * (torch.trace(moment) / len(moment) + 1e-8)
-                                   * torch.eye(len(moment), dtype=moment.dtype, device=dev))
+        moment = moment + 1e-4 * (torch.trace(moment) / len(moment) + 1e-8) * torch.eye(len(moment), dtype=moment.dtype,
+                                                                                       device=dev)
+        order = torch.unique(groups).tolist()  # one document position at a time, in order
+        means = torch.stack([keys[groups == g].mean(0) for g in order])
+        directions = spd_solve(moment, means.T).T  # C⁻¹ k per position: one factorisation for all
         weight = site.proj.weight
-        for g in torch.unique(groups).tolist():  # one document position at a time, in order
-            sel = groups == g
-            k, v = keys[sel].mean(0), wanted[sel].mean(0)
-            u = inverse @ k
+        for g, k, u in zip(order, means, directions):
+            v = wanted[groups == g].mean(0)
             r = v - weight.detach().double().to(dev) @ k
             weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
         return {j: ((keys.T @ keys).cpu(), len(keys))}
