@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import transformers
 
-    from pt_genret.cli import _method_options, parse_method_options
+    from pt_genret.cli import parse_key_values, parse_method_options
     from pt_genret.datasets import load_dataset
     from pt_genret.evaluation import run_dynamic, subsample, summary_table, write_report
     from pt_genret.evaluation.report import to_markdown
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     index_options = {"scheme": args.scheme, "backbone": args.backbone, "epochs": args.epochs,
                      "num_pseudo_queries": args.num_pseudo_queries}
     if args.backbone_option:
-        index_options["backbone_options"] = _method_options(args.backbone_option, "backbone option")
+        index_options["backbone_options"] = parse_key_values(args.backbone_option, "backbone option")
     started = time.time()
     result = run_dynamic(docs, topics, qrels, methods, args.work_dir or os.path.join(args.out, "work"), steps=args.steps,
                          initial_fraction=args.initial_fraction, seed=args.seed,

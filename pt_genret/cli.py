@@ -31,7 +31,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder,
-        backbone_options=_method_options(args.backbone_option, "backbone option"), overwrite=args.overwrite,
+        backbone_options=parse_key_values(args.backbone_option, "backbone option"), overwrite=args.overwrite,
         verbose=True,
     ).index(usable_docs(dataset))
     meta = index.meta
@@ -51,8 +51,9 @@ def _option_value(raw: str):
         return raw
 
 
-def _method_options(pairs: list[str], what: str = "method option") -> dict:
-    """``KEY=VALUE`` pairs as keyword arguments (see :func:`_option_value`)."""
+def parse_key_values(pairs: list[str], what: str = "method option") -> dict:
+    """``KEY=VALUE`` pairs (method or backbone options, named ``what`` in errors) as keyword
+    arguments (see :func:`_option_value`)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -67,7 +68,7 @@ def cmd_update(args: argparse.Namespace) -> None:
     from pt_genret.index import GenIndex
 
     index = GenIndex(args.index)
-    options = _method_options(args.option)
+    options = parse_key_values(args.option)
     started = time.time()
     index = index.updater(method=args.method, seed=args.seed, verbose=True, **options).index(
         read_beir_corpus(args.new_docs))
@@ -182,7 +183,7 @@ def cmd_dynamic(args: argparse.Namespace) -> None:
                      "num_pseudo_queries": args.num_pseudo_queries, "epochs": args.epochs,
                      "batch_size": args.batch_size, "lr": args.lr, "freeze_encoder": args.freeze_encoder}
     if args.backbone_option:  # only when given, so earlier runs' saved D0 indexes stay reusable
-        index_options["backbone_options"] = _method_options(args.backbone_option, "backbone option")
+        index_options["backbone_options"] = parse_key_values(args.backbone_option, "backbone option")
     print(f"dynamic corpus: {len(docs)} documents, {len(topics)} {args.split} queries, "
           f"methods {', '.join(methods)}; writing to {args.out}")
     started = time.time()
