@@ -345,6 +345,8 @@ def test_closed_form_solve_factorises_or_falls_back():
     b = torch.randn(40, 5, generator=gen, dtype=torch.float64)
     spd = x @ x.T / 60 + 1e-3 * torch.eye(40, dtype=torch.float64)
     assert torch.allclose(spd_solve(spd, b), torch.linalg.solve(spd, b), atol=1e-8)
+    ridged = spd + 0.1 * (torch.trace(spd) / 40 + 1e-8) * torch.eye(40, dtype=torch.float64)
+    assert torch.allclose(spd_solve(spd, b, ridge=0.1), torch.linalg.solve(ridged, b), atol=1e-8)
     indefinite = spd - 2 * torch.eye(40, dtype=torch.float64)  # symmetric, not positive definite
     assert torch.linalg.eigvalsh(indefinite).min() < 0 and int(torch.linalg.cholesky_ex(indefinite)[1]) != 0
     assert torch.allclose(indefinite @ spd_solve(indefinite, b), b, atol=1e-6)

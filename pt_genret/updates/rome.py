@@ -30,8 +30,7 @@ class RomeUpdate(EditUpdate):
         super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
                          stop_prob=stop_prob, docid_softmax=docid_softmax, softmax_top_k=softmax_top_k,
                          cov_queries=cov_queries, batch_rows=batch_rows, max_source_length=max_source_length,
-                         check_rows=check_rows, sources=sources, seed=seed,
-                         verbose=verbose)
+                         check_rows=check_rows, sources=sources, seed=seed, verbose=verbose)
         self.layer, self.probe_queries = layer, probe_queries
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):
@@ -61,15 +60,13 @@ class RomeUpdate(EditUpdate):
                 groups.append(docs[valid] * rows.width + pos[valid])
                 start += len(c.labels)
         keys, wanted, groups = torch.cat(keys).double(), torch.cat(wanted).double(), torch.cat(groups)
-        moment = moments[j][0].to(dev)
-        moment = moment + 1e-4 * (torch.trace(moment) / len(moment) + 1e-8) * torch.eye(len(moment), dtype=moment.dtype,
-                                                                                       device=dev)
         order = torch.unique(groups).tolist()  # one document position at a time, in order
-        means = torch.stack([keys[groups == g].mean(0) for g in order])
-        directions = spd_solve(moment, means.T).T  # C⁻¹ k per position: one factorisation for all
+        masks = [groups == g for g in order]
+        means = torch.stack([keys[m].mean(0) for m in masks])
+        values = torch.stack([wanted[m].mean(0) for m in masks])
+        directions = spd_solve(moments[j][0].to(dev), means.T, 1e-4).T  # C⁻¹ k per position: one factorisation
         weight = site.proj.weight
-        for g, k, u in zip(order, means, directions):
-            v = wanted[groups == g].mean(0)
+        for k, v, u in zip(means, values, directions):
             r = v - weight.detach().double().to(dev) @ k
             weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
         return {j: ((keys.T @ keys).cpu(), len(keys))}
