@@ -124,15 +124,23 @@ def resize_embeddings(model: PreTrainedModel, size: int) -> None:
         model.resize_token_embeddings(size)
 
 
+DECODER_INITS = ("random", "encoder")
+
+
 def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, decoder_ffn: int | None = None,
-                           seed: int = 42) -> Backbone:
-    """Pretrained MiniLM encoder + small randomly initialised BERT decoder with cross-attention.
+                           decoder_init: str = "random", seed: int = 42) -> Backbone:
+    """Pretrained MiniLM encoder + small BERT decoder with cross-attention.
 
     ``decoder_ffn`` is the width of the decoder's feed-forward layers (default 4 × hidden size):
     the key space that model editing (DOME, MEMIT) writes new docids into.
+    ``decoder_init="encoder"`` warm-starts the decoder from the encoder's bottom layers
+    (BERT2BERT, Rothe et al. 2020; see :func:`warm_start_decoder`) instead of random weights, so
+    the decoder's feed-forward memories start pretrained, as a T5 decoder's do.
     """
     if decoder_layers < 1 or (decoder_ffn is not None and decoder_ffn < 1):
         raise ValueError(f"decoder_layers and decoder_ffn must be >= 1, got {decoder_layers}, {decoder_ffn}")
+    if decoder_init not in DECODER_INITS:
+        raise ValueError(f"decoder_init must be one of {DECODER_INITS}, got {decoder_init!r}")
     torch.manual_seed(seed)
     path = encoder or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -144,6 +152,8 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
     dec = BertLMHeadModel(dcfg)
     with torch.no_grad():
         dec.bert.embeddings.word_embeddings.weight.copy_(enc.embeddings.word_embeddings.weight)
+    if decoder_init == "encoder":
+        warm_start_decoder(enc, dec)
     # the encoder's pretrained word vectors stay as they are: it saves a third of the optimiser
     # work on a CPU, and the decoder (tied input/output embeddings) learns the docid vocabulary
     enc.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -153,6 +163,36 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.tie_encoder_decoder = False
     return Backbone(model, tokenizer, "minilm")
+
+
+@torch.no_grad()
+def warm_start_decoder(enc: PreTrainedModel, dec: BertLMHeadModel) -> None:
+    """Copy the encoder's embeddings and bottom layers into a BERT decoder (BERT2BERT warm start).
+
+    Decoder layer i takes encoder layer i's self-attention and feed-forward weights; the
+    cross-attention stays random, as in HF's ``EncoderDecoderModel.from_encoder_decoder_pretrained``.
+    That helper loads the checkpoint twice and cannot shorten or widen the decoder, so the copy
+    is done here. A decoder FFN wider than the encoder's keeps the pretrained units first; the
+    extra units get zero output weights, so the layer starts computing the pretrained function.
+    """
+    enc_layers, dec_layers = enc.encoder.layer, dec.bert.encoder.layer
+    if len(dec_layers) > len(enc_layers):
+        raise ValueError(f"decoder_init='encoder' needs decoder_layers <= the encoder's {len(enc_layers)} layers, "
+                         f"got {len(dec_layers)}")
+    width = enc_layers[0].intermediate.dense.out_features
+    if dec_layers[0].intermediate.dense.out_features < width:
+        raise ValueError(f"decoder_init='encoder' needs decoder_ffn >= the encoder's FFN width {width}, "
+                         f"got {dec_layers[0].intermediate.dense.out_features}")
+    for name in ("position_embeddings", "token_type_embeddings", "LayerNorm"):
+        getattr(dec.bert.embeddings, name).load_state_dict(getattr(enc.embeddings, name).state_dict())
+    for src, dst in zip(enc_layers, dec_layers):
+        dst.attention.load_state_dict(src.attention.state_dict())
+        dst.output.LayerNorm.load_state_dict(src.output.LayerNorm.state_dict())
+        dst.intermediate.dense.weight[:width] = src.intermediate.dense.weight
+        dst.intermediate.dense.bias[:width] = src.intermediate.dense.bias
+        dst.output.dense.weight.zero_()
+        dst.output.dense.weight[:, :width] = src.output.dense.weight
+        dst.output.dense.bias.copy_(src.output.dense.bias)
 
 
 def scratch_tokenizer(texts: list[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:

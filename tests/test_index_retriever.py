@@ -396,6 +396,34 @@ def test_minilm_decoder_shape_options():
         create_backbone("minilm", seed=3, device="cpu", decoder_ffn=0)
 
 
+def test_minilm_decoder_warm_start_from_encoder():
+    """``decoder_init="encoder"`` copies the encoder's bottom layers into the decoder; a wider
+    decoder FFN computes exactly the pretrained layer's function; impossible shapes are refused."""
+    random_init = create_backbone("minilm", seed=3, device="cpu")
+    warm = create_backbone("minilm", seed=3, device="cpu", decoder_init="encoder")
+    wide = create_backbone("minilm", seed=3, device="cpu", decoder_init="encoder", decoder_ffn=2048)
+    enc_layer = warm.model.encoder.encoder.layer[1]
+    for bb in (warm, wide):
+        layer = bb.model.decoder.bert.encoder.layer[1]
+        assert torch.equal(layer.attention.self.query.weight, enc_layer.attention.self.query.weight)
+        assert torch.equal(layer.output.LayerNorm.weight, enc_layer.output.LayerNorm.weight)
+    assert not torch.equal(random_init.model.decoder.bert.encoder.layer[1].intermediate.dense.weight[:1536],
+                           enc_layer.intermediate.dense.weight)
+    wide.model.eval(), warm.model.eval()
+    x = torch.randn(5, enc_layer.attention.self.query.in_features)
+    with torch.no_grad():
+        want = enc_layer.output(enc_layer.intermediate(x), x)
+        wide_layer = wide.model.decoder.bert.encoder.layer[1]
+        got = wide_layer.output(wide_layer.intermediate(x), x)
+    assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="decoder_layers"):
+        create_backbone("minilm", seed=3, device="cpu", decoder_init="encoder", decoder_layers=7)
+    with pytest.raises(ValueError, match="decoder_ffn"):
+        create_backbone("minilm", seed=3, device="cpu", decoder_init="encoder", decoder_ffn=512)
+    with pytest.raises(ValueError, match="decoder_init"):
+        create_backbone("minilm", seed=3, device="cpu", decoder_init="t5")
+
+
 @pytest.fixture(scope="module")
 def saved_backbone(tmp_path_factory) -> str:
     """A tiny scratch T5 saved to a folder, so every load is bit-identical."""
