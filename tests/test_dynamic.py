@@ -120,6 +120,40 @@ def test_protocol_scores_the_known_answer(known):
     assert t["docs"].tolist() == [10, 5, 5] and (t["seconds"] > 0).all()
 
 
+def test_intervals_from_the_per_query_scores_of_the_known_answer(known):
+    """Per-query scores average to the table's means; F_n and GA_n get their 95% intervals from them
+    (Hit@1: initial drops 1 (a: lost at steps 1 and 2), 0.5 (b: lost at step 2), 0 x 8; new: 5/5, 4/5)."""
+    import math
+
+    import numpy as np
+
+    from pt_genret.evaluation import forgetting_interval, generalization_difference, generalization_interval
+    from pt_genret.evaluation.intervals import Interval, verdict
+
+    result = known[0]
+    q = result.query_scores
+    means = q.groupby(["method", "step", "group", "measure"])["value"].mean()
+    table = result.scores.set_index(["method", "step", "group", "measure"])["value"]
+    assert means.to_dict() == pytest.approx(table.to_dict())
+    f = forgetting_interval(result, "bm25", "Success@1")
+    drops = np.array([1.0, 0.5] + [0.0] * 8)
+    assert f.estimate == pytest.approx(initial_table(result, "Success@1").iloc[0]["F_n"])
+    assert f.half == pytest.approx(1.959964 * drops.std(ddof=1) / math.sqrt(10), rel=1e-5)
+    g = generalization_interval(result, "bm25", "Success@1")
+    assert g.estimate == pytest.approx(0.9) and g.half == pytest.approx(1.959964 * math.sqrt((0 + 0.2 / 5) / 4),
+                                                                          rel=1e-5)
+    same = generalization_difference(result, "bm25", "bm25", "Success@1")
+    assert same.estimate == 0 and same.half == 0
+    assert forgetting_interval(result, "bm25", "Success@10").estimate == 0
+    # a target is decided only when the whole interval is on one side of it
+    assert verdict(Interval(0.005, 0.004), 0.01, at_most=True) == "met"
+    assert verdict(Interval(0.05, 0.03), 0.01, at_most=True) == "NOT met"
+    assert verdict(Interval(0.02, 0.03), 0.01, at_most=True).startswith("undecided") and "not met" in \
+        verdict(Interval(0.02, 0.03), 0.01, at_most=True)
+    assert verdict(Interval(-0.1, 0.05), 0.0, at_most=False) == "NOT met"
+    assert verdict(Interval(0.01, 0.05), 0.0, at_most=False).endswith("(point estimate met)")
+
+
 def test_split_mode_scores_a_mixed_query_in_both_groups(known):
     _, _, work, (docs, topics, qrels) = known
     result = run_dynamic(docs, topics, qrels, ["bm25"], str(work / "split"), steps=2, seed=42, mixed="split",
@@ -151,6 +185,8 @@ def test_report_files_and_formulas_from_the_written_tables(known):
     assert new["D0"] == init["D0"]
     summary = pd.read_csv(paths["summary.csv"]).iloc[0]
     assert summary["Hit@1 new"] == pytest.approx(new["GA_n"]) and summary["F_n Hit@1"] == pytest.approx(init["F_n"])
+    assert summary["Hit@1 new ±"] > 0 and summary["F_n Hit@1 ±"] > 0 and summary["F_n Hit@10 ±"] == 0
+    assert len(pd.read_csv(paths["query_scores.csv"])) == len(result.query_scores)
     t = result.timings
     assert summary["s/doc added"] == pytest.approx(t["seconds"][1:].sum() / 10)
     with open(paths["split.json"]) as f:
@@ -304,6 +340,11 @@ def test_finished_methods_are_reused_unless_their_settings_change(gr_run):
     assert new_t.loc["dome", "seconds"].tolist() == old_t.loc["dome", "seconds"].tolist()
     assert new_t.loc["bm25", "seconds"].tolist() == old_t.loc["bm25", "seconds"].tolist()
     assert same.score("dome", "Success@10", 2, 2) == result.score("dome", "Success@10", 2, 2)
+    key = ["method", "step", "group", "measure", "qid"]
+    reread = same.query_scores.sort_values(key).reset_index(drop=True)
+    assert len(reread) and reread.equals(
+        result.query_scores[result.query_scores["method"].isin(["bm25", "dome"])].sort_values(key)
+        .reset_index(drop=True))  # per-query scores come back with the saved results
     changed = run_dynamic(docs, topics, qrels, ["finetune"], work, method_options={"finetune": {"epochs": 1}},
                           **kwargs)
     assert changed.timings["seconds"][1:].tolist() != old_t.loc["finetune", "seconds"][1:].tolist()

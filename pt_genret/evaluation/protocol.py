@@ -45,6 +45,9 @@ class DynamicResult:
     docid_types: dict[str, str]
     measures: list[str]
     settings: dict = field(default_factory=dict)
+    # method, step, group, measure, qid, value: what the means in ``scores`` average (for
+    # confidence intervals, :mod:`.intervals`); empty for results resumed from older records
+    query_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def steps(self) -> int:
@@ -80,7 +83,14 @@ def score_step(run: pd.DataFrame, groups: pd.DataFrame, present: set[str], step:
                which: list[int] | None = None) -> list[dict]:
     """Mean of each measure per group ``g <= step`` (or per group in ``which``), judged against the
     documents in ``present``."""
-    rows = []
+    return score_step_queries(run, groups, present, step, measures, which)[0]
+
+
+def score_step_queries(run: pd.DataFrame, groups: pd.DataFrame, present: set[str], step: int, measures: list,
+                       which: list[int] | None = None) -> tuple[list[dict], list[dict]]:
+    """:func:`score_step`'s means, and the per-query values they average (``step, group, measure,
+    qid, value``)."""
+    rows, query_rows = [], []
     judged = groups[groups["docno"].isin(present)]
     for g in (range(step + 1) if which is None else which):
         qrels = judged[judged["group"] == g]
@@ -89,7 +99,9 @@ def score_step(run: pd.DataFrame, groups: pd.DataFrame, present: set[str], step:
         for m in values.columns:
             rows.append({"step": step, "group": g, "measure": m,
                          "value": float(values[m].mean()) if qids else float("nan"), "queries": len(qids)})
-    return rows
+            query_rows.extend({"step": step, "group": g, "measure": m, "qid": q, "value": float(v)}
+                              for q, v in values[m].items())
+    return rows, query_rows
 
 
 def _d0_spec(docnos: list[str], index_options: dict, seed: int, train_qids: list[str]) -> str:
@@ -211,8 +223,8 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
         d0_index = build_d0_index(os.path.join(work_dir, "d0.gr"), by_step[0], dict(index_options or {}), seed,
                                   train_topics, train_qrels, verbose)
 
-    score_rows, time_rows, docid_types = [], [], {}
-    shared_d0_scores: list[dict] | None = None
+    score_rows, query_rows, time_rows, docid_types = [], [], [], {}
+    shared_d0_scores: tuple[list[dict], list[dict]] | None = None
     bar = pt.tqdm(total=len(methods) * (steps + 1), desc="dynamic corpus", unit="step", disable=not verbose)
     common = {"mixed": mixed, "all_groups": all_groups, "seed": seed, "retriever_options": retriever_options or {}}
     for method in methods:
@@ -224,14 +236,15 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
         done = _load_done(done_file, key) if resume else None
         if done is not None:
             score_rows.extend(done["scores"])
+            query_rows.extend(done.get("query_scores", []))
             time_rows.extend(done["timings"])
             docid_types[method] = done["docid_type"]
-            if gr and shared_d0_scores is None:
-                shared_d0_scores = [{k: v for k, v in r.items() if k != "method"} for r in done["scores"]
-                                    if r["step"] == 0]
+            if gr and shared_d0_scores is None and "query_scores" in done:
+                shared_d0_scores = tuple([{k: v for k, v in r.items() if k != "method"} for r in done[part]
+                                          if r["step"] == 0] for part in ("scores", "query_scores"))
             bar.update(steps + 1)
             continue
-        first_score, first_time = len(score_rows), len(time_rows)
+        first_score, first_query, first_time = len(score_rows), len(query_rows), len(time_rows)
         folder = os.path.join(work_dir, "systems", method)
         system: DynamicSystem
         if method in BASELINES:
@@ -250,21 +263,22 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                                   "seconds": cost.seconds, "seconds_per_doc": cost.seconds / len(batches[step]),
                                   "reported_seconds": cost.reported_seconds})
                 if step == 0 and method not in BASELINES and shared_d0_scores is not None:
-                    rows = shared_d0_scores  # every GR method starts from the same D0 index
+                    rows, qrows = shared_d0_scores  # every GR method starts from the same D0 index
                 else:
                     which = list(range(step + 1)) if all_groups else sorted({0, step})
                     qids = set(groups[groups["group"].isin(which)]["qid"])
                     run = system.retriever()(topics[topics["qid"].isin(qids)][["qid", "query"]])
-                    rows = score_step(run, groups, present, step, measures, which)
+                    rows, qrows = score_step_queries(run, groups, present, step, measures, which)
                     if step == 0 and method not in BASELINES:
-                        shared_d0_scores = rows
+                        shared_d0_scores = rows, qrows
                 score_rows.extend({"method": method, **r} for r in rows)
+                query_rows.extend({"method": method, **r} for r in qrows)
                 bar.update(1)
                 bar.set_postfix(method=method, step=step)
         finally:
             system.close()
         _save_done(done_file, {"key": key, "docid_type": docid_types[method], "scores": score_rows[first_score:],
-                               "timings": time_rows[first_time:]})
+                               "query_scores": query_rows[first_query:], "timings": time_rows[first_time:]})
     bar.close()
     if not keep_indexes:
         shutil.rmtree(os.path.join(work_dir, "systems"), ignore_errors=True)
@@ -274,4 +288,6 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 "retriever_options": retriever_options or {}, "num_results": num_results, "all_groups": all_groups}
     return DynamicResult(batches=batches, groups=groups, excluded=excluded, scores=pd.DataFrame(score_rows),
                          timings=pd.DataFrame(time_rows), methods=methods, docid_types=docid_types,
-                         measures=[str(m) for m in measures], settings=settings)
+                         measures=[str(m) for m in measures], settings=settings,
+                         query_scores=pd.DataFrame(query_rows,
+                                                   columns=["method", "step", "group", "measure", "qid", "value"]))

@@ -19,6 +19,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from pt_genret.evaluation.intervals import forgetting_interval, generalization_interval
 from pt_genret.evaluation.protocol import DynamicResult
 
 DISPLAY = {"bm25": "BM25", "dense": "Dense (MiniLM)", "dome": "DOME", "incremental": "Incremental",
@@ -77,7 +78,8 @@ def new_table(result: DynamicResult, measure: str = "Success@10") -> pd.DataFram
 
 
 def summary_table(result: DynamicResult) -> pd.DataFrame:
-    """Per method: each measure on new documents (GA_n) and its forgetting (F_n), seconds per added doc."""
+    """Per method: each measure on new documents (GA_n) and its forgetting (F_n), the 95% half-widths
+    of both over queries (:mod:`.intervals`), seconds per added doc."""
     rows = []
     t = result.timings
     for m in result.methods:
@@ -86,6 +88,9 @@ def summary_table(result: DynamicResult) -> pd.DataFrame:
             row[f"{label(measure)} new"] = new_table(result, measure).set_index("Method").loc[display_name(m), "GA_n"]
         for measure in result.measures:
             row[f"F_n {label(measure)}"] = initial_table(result, measure).set_index("Method").loc[display_name(m), "F_n"]
+        for measure in result.measures:  # 95% half-widths over queries (NaN for records without them)
+            row[f"{label(measure)} new ±"] = generalization_interval(result, m, measure).half
+            row[f"F_n {label(measure)} ±"] = forgetting_interval(result, m, measure).half
         added = t[(t["method"] == m) & (t["step"] > 0)]
         row["s/doc added"] = float(added["seconds"].sum() / added["docs"].sum())
         d0 = t[(t["method"] == m) & (t["step"] == 0)]
@@ -184,7 +189,8 @@ def write_report(result: DynamicResult, out_dir: str) -> dict[str, str]:
         png = os.path.join(out_dir, f"curves_{s}.png")
         _write(png, lambda t, m=measure: plot_curves(result, m, t))
         paths[f"curves_{s}.png"] = png
-    for name, frame in (("scores", result.scores), ("timings", result.timings)):
+    for name, frame in (("scores", result.scores), ("query_scores", result.query_scores),
+                        ("timings", result.timings)):
         p = os.path.join(out_dir, f"{name}.csv")
         _write(p, lambda t, f=frame: f.to_csv(t, index=False))
         paths[f"{name}.csv"] = p
@@ -209,4 +215,5 @@ def _preamble(result: DynamicResult) -> str:
             f"(sizes {s.get('batch_sizes')}, seed {s.get('seed')})\n\n"
             f"Queries scored per group: {queries}; mixed queries ({s.get('mixed')}): {len(result.excluded)} excluded.\n"
             f"F_n = mean over i=1..n of (S_0(D0) - S_0(Di)); GA_n = mean over i=1..n of S_i(Di); "
-            f"Hit@k = ir_measures Success@k.\n")
+            f"Hit@k = ir_measures Success@k; a column ending in ± is the 95% half-width of the figure before "
+            f"it, over queries (pt_genret.evaluation.intervals).\n")
