@@ -16,7 +16,8 @@ class IncrementalUpdate(FinetuneUpdate):
     """Fine-tune on new examples plus replayed old pseudo-query examples.
 
     Args:
-        replay_ratio: old examples replayed per new example (0 is ``finetune``).
+        replay_ratio: old examples replayed per new example (0 is ``finetune``); at most every
+            saved old example is replayed, so a large ratio means "replay everything".
         epochs, lr, batch_size: training settings; ``None`` takes the index's own.
     """
 
