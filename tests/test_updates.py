@@ -220,7 +220,11 @@ def test_dome_edits_only_the_critical_layers_ffn_output(index):
 
 
 def test_dome_reuses_its_state_and_finetuning_drops_it(index):
-    index.updater(method="dome", verbose=False).index(NEW[:4])
+    first = index.updater(method="dome", verbose=False).index(NEW[:4])
+    details = first.meta["generations"][-1]["details"]
+    # the default window (two layers) spans the tiny decoder: every layer, no patching to run
+    assert details["critical_layers"] == [0, 1] and details["critical_layers_from"] == "every layer"
+    assert "patching" not in details
     second = index.updater(method="dome", verbose=False).index(NEW[4:])
     assert second.meta["generations"][-1]["details"]["critical_layers_from"] == "index"
     assert in_top(second, NEW) >= 0.75  # the second edit kept the first one's documents

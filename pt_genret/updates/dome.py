@@ -4,7 +4,8 @@
 old pseudo-queries (per docid position); the layers whose patching costs the most
 teacher-forced retrieval accuracy (hit rate, then docid log-likelihood) are critical. A
 window of consecutive layers is kept and stored in the index (``edit/state.json``), so later
-updates edit the same layers.
+updates edit the same layers. Where the window spans every decoder layer (a 2-layer decoder
+with the default two), patching is skipped: it cannot change the choice.
 (b) *Edit vectors* ``δ`` per new document and docid position, at the top critical layer,
 minimise the cross-entropy to the hybrid target ``(1-λ)·p_orig + λ·onehot(docid token)``
 with ``λ`` annealed from 0.3 to 1: the soft part keeps the vectors of documents that share
@@ -55,6 +56,9 @@ class DomeUpdate(EditUpdate):
         stored = state.get("critical_layers")
         if stored and not self.relocate and len(stored) == min(size, len(sites)):
             return list(stored), {"critical_layers": list(stored), "critical_layers_from": "index"}
+        if size >= len(sites):  # the window spans the decoder: patching cannot change the choice
+            layers = list(range(len(sites)))
+            return layers, {"critical_layers": layers, "critical_layers_from": "every layer"}
         report = layer_patching(ctx.backbone, probe(self.probe_queries), sites)
         layers = critical_window(report, size)
         return layers, {"critical_layers": layers, "critical_layers_from": "patching", "patching": report}
