@@ -146,9 +146,12 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
     tokenizer = AutoTokenizer.from_pretrained(path)
     enc = AutoModel.from_pretrained(path)
     h = enc.config.hidden_size
+    # the encoder's activation, norm and position settings, so a warm start computes what it did
+    same = {k: getattr(enc.config, k) for k in ("hidden_act", "layer_norm_eps", "max_position_embeddings",
+                                                "type_vocab_size") if hasattr(enc.config, k)}
     dcfg = BertConfig(vocab_size=enc.config.vocab_size, hidden_size=h, num_hidden_layers=decoder_layers,
                       num_attention_heads=enc.config.num_attention_heads, intermediate_size=decoder_ffn or 4 * h,
-                      is_decoder=True, add_cross_attention=True, tie_word_embeddings=True)
+                      is_decoder=True, add_cross_attention=True, tie_word_embeddings=True, **same)
     dec = BertLMHeadModel(dcfg)
     with torch.no_grad():
         dec.bert.embeddings.word_embeddings.weight.copy_(enc.embeddings.word_embeddings.weight)
@@ -167,7 +170,8 @@ def minilm_encoder_decoder(encoder: str | None = None, decoder_layers: int = 2, 
 
 @torch.no_grad()
 def warm_start_decoder(enc: PreTrainedModel, dec: BertLMHeadModel) -> None:
-    """Copy the encoder's embeddings and bottom layers into a BERT decoder (BERT2BERT warm start).
+    """Copy the encoder's position/type embeddings and bottom layers into a BERT decoder (BERT2BERT
+    warm start; the caller copies the word embeddings, which every ``minilm`` decoder starts from).
 
     Decoder layer i takes encoder layer i's self-attention and feed-forward weights; the
     cross-attention stays random, as in HF's ``EncoderDecoderModel.from_encoder_decoder_pretrained``.

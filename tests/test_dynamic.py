@@ -152,6 +152,36 @@ def test_intervals_from_the_per_query_scores_of_the_known_answer(known):
         verdict(Interval(0.02, 0.03), 0.01, at_most=True)
     assert verdict(Interval(-0.1, 0.05), 0.0, at_most=False) == "NOT met"
     assert verdict(Interval(0.01, 0.05), 0.0, at_most=False).endswith("(point estimate met)")
+    assert verdict(Interval(0.005, float("nan")), 0.01, at_most=True).startswith("undecided (no interval")
+    assert verdict(Interval(float("nan"), float("nan")), 0.01, at_most=True).startswith("unknown")
+
+
+def test_results_resumed_from_records_without_per_query_scores(known, tmp_path):
+    """A ``done/`` record written before per-query scores were kept is reused: its means stand,
+    its intervals are unknown (NaN), and the verdict says so instead of guessing."""
+    import math
+    import shutil
+
+    from pt_genret.evaluation import forgetting_interval
+    from pt_genret.evaluation.intervals import verdict
+
+    result, _, work, (docs, topics, qrels) = known
+    old = str(tmp_path / "work")
+    shutil.copytree(str(work / "work"), old)
+    record = os.path.join(old, "done", "bm25.json")
+    with open(record) as f:
+        saved = json.load(f)
+    del saved["query_scores"]
+    with open(record, "w") as f:
+        json.dump(saved, f)
+    again = run_dynamic(docs, topics, qrels, ["bm25"], old, steps=2, initial_fraction=0.5, seed=42,
+                        all_groups=True, verbose=False)
+    assert again.timings["seconds"].tolist() == result.timings["seconds"].tolist()  # reused, not rerun
+    assert again.query_scores.empty and again.scores.equals(result.scores)
+    f = forgetting_interval(again, "bm25", "Success@1")
+    assert math.isnan(f.estimate) and verdict(f, 0.01, at_most=True).startswith("unknown")
+    summary = summary_table(again).iloc[0]
+    assert summary["F_n Hit@1"] == pytest.approx(0.15) and math.isnan(summary["F_n Hit@1 ±"])
 
 
 def test_split_mode_scores_a_mixed_query_in_both_groups(known):

@@ -3,7 +3,8 @@
 * :func:`run_dynamic` -- the dynamic-corpus protocol: train on D0, add D1..Dn with each GR update
   method (and re-index BM25 / dense), score initial and new documents after every step;
 * :func:`write_report` -- the seed talk's tables (F_n, GA_n) as CSV and Markdown, and the curves as PNG;
-* :func:`forgetting_interval`, :func:`generalization_interval` -- 95% intervals of F_n, GA_n over queries.
+* :func:`forgetting_interval`, :func:`generalization_interval`, :func:`generalization_difference` --
+  95% intervals over queries of F_n, GA_n and the difference of two methods' GA_n.
 """
 from pt_genret.evaluation.intervals import (Interval, forgetting_interval, generalization_difference,
                                             generalization_interval)

@@ -7,10 +7,16 @@ normal-approximation interval ``estimate ± 1.96·SE``:
 
 * ``F_n``: the queries about D0 documents are the same at every step, so
   ``F_n = mean_q d_q`` with ``d_q = x_q(D0) - mean_{i>=1} x_q(Di)`` (paired across steps);
-* ``GA_n = mean_i mean_{q in G_i} x_q(Di)``: the groups ``G_i`` are disjoint, so
-  ``SE² = Σ_i s_i² / |G_i| / n²`` (``s_i`` the standard deviation within group ``i``);
+* ``GA_n = mean_i mean_{q in G_i} x_q(Di)``: the groups ``G_i`` are disjoint (with the
+  protocol's default ``mixed="exclude"``; ``mixed="split"`` puts a query in several groups and
+  the interval then ignores that overlap), so ``SE² = Σ_i s_i² / |G_i| / n²`` (``s_i`` the
+  standard deviation within group ``i``, ``n`` the number of groups with queries);
 * the difference of two methods' ``GA_n`` uses the same formula on per-query differences
   (paired: both methods answer the same queries).
+
+A group with a single query has no standard deviation, and the interval is then unknown (NaN).
+Hit@k is 0 or 1 per query: where every query agrees (all found, or no drop anywhere) the
+interval has zero width, which understates the uncertainty of a few dozen queries.
 """
 from __future__ import annotations
 
@@ -101,9 +107,11 @@ def generalization_difference(result: DynamicResult, method: str, reference: str
 def verdict(interval: Interval, target: float, at_most: bool) -> str:
     """``met``/``NOT met`` where the whole interval is on one side of ``target``; otherwise
     ``undecided`` with the side the point estimate falls on."""
+    if math.isnan(interval.estimate):
+        return "unknown (no per-query scores: results resumed from an older record?)"
     ok = interval.estimate <= target if at_most else interval.estimate >= target
     if math.isnan(interval.half):
-        return "met" if ok else "NOT met"
+        return f"undecided (no interval; point estimate {'met' if ok else 'not met'})"
     if interval.high <= target if at_most else interval.low >= target:
         return "met"
     if interval.low > target if at_most else interval.high < target:
