@@ -7,8 +7,9 @@
 # FAM_ARGS_CRAN / FAM_ARGS_SCI, and brings back their runs.
 # Needs the carried bundle .devbundle/ (see benchmarks/device_setup.sh).
 # Env: DYN_DATA (a collection under /tmp: scifact-split, or scifact with the bundle's scifact.tar.gz),
-# DYN_ARGS (dynamic_methods.py options), DYN_ARGS2 (optional: a second run on the same D0 index, e.g.
-# one method with other options, written to out2/), DYN_TIMEOUT (seconds for both), PRESETS,
+# DYN_ARGS (dynamic_methods.py options), DYN_ARGS2 and DYN_ARGS3 (optional: later runs, by default on
+# the same D0 index, e.g. one method with other options, written to out2/ and out3/; a --work-dir
+# of their own builds another D0), DYN_TIMEOUT (seconds for all runs), PRESETS,
 # FAM_ARGS_CRAN, FAM_ARGS_SCI.
 set -euo pipefail
 DYN_DATA=${DYN_DATA:-/tmp/scifact-split}
@@ -20,7 +21,7 @@ IDX=/tmp/families
 mkdir -p "$WORK" "$IDX"
 
 snapshot() {
-  (cd "$WORK" && files=$(ls -d out*/*.csv out*/*.md out*/*.png out*/*.json out/work/done/*.json out/work/*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
+  (cd "$WORK" && files=$(ls -d out*/*.csv out*/*.md out*/*.png out*/*.json out*/work/done/*.json out*/work/*/pt_meta.json 2>/dev/null || true) && [ -n "$files" ] \
     && tar -czf "$OUT"/.dyn.tmp $files && mv "$OUT"/.dyn.tmp "$OUT"/dynamic.tar.gz) || true
   snapshot_families "$IDX"
 }
@@ -38,12 +39,16 @@ deadline=$((SECONDS + ${DYN_TIMEOUT:-3000}))
 # shellcheck disable=SC2086
 timeout $((deadline - SECONDS)) python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
   --out "$WORK/out" --work-dir "$WORK/out/work" $DYN_ARGS > "$OUT"/dynamic.log 2>&1 || status=$?
-left=$((deadline - SECONDS))
-if [ -n "${DYN_ARGS2:-}" ] && [ $status -eq 0 ] && [ $left -gt 0 ]; then
-  # shellcheck disable=SC2086
-  timeout "$left" python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
-    --out "$WORK/out2" --work-dir "$WORK/out/work" $DYN_ARGS2 > "$OUT"/dynamic2.log 2>&1 || status=$?
-fi
+for n in 2 3; do  # the later runs, while time is left
+  more_var=DYN_ARGS$n
+  more=${!more_var:-}
+  left=$((deadline - SECONDS))
+  if [ -n "$more" ] && [ $status -eq 0 ] && [ $left -gt 0 ]; then
+    # shellcheck disable=SC2086
+    timeout "$left" python3 benchmarks/dynamic_methods.py "$DYN_DATA" --split train \
+      --out "$WORK/out$n" --work-dir "$WORK/out/work" $more > "$OUT"/dynamic$n.log 2>&1 || status=$?
+  fi
+done
 for pid in "${FAMILY_PIDS[@]}"; do wait "$pid" || status=$?; done  # not the snapshot loop, which never ends
 kill "$snapshot_pid" 2>/dev/null || true
 snapshot

@@ -228,7 +228,11 @@ def frozen(model: nn.Module) -> Iterator[None]:
 @torch.no_grad()
 def key_second_moment(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite],
                       layers: Sequence[int]) -> dict[int, tuple[torch.Tensor, int]]:
-    """``E[k kᵀ]`` (float64, on the CPU) and the number of keys it averages, per layer."""
+    """``E[k kᵀ]`` (float64, returned on the CPU) and the number of keys it averages, per layer.
+
+    The sums stay where the algebra runs (:func:`linalg_device`: the GPU when there is one), so a
+    d_ff × d_ff matrix crosses to the CPU once per layer rather than once per chunk."""
+    where = linalg_device(backbone)
     sums: dict[int, torch.Tensor] = {}
     count = 0
     with frozen(backbone.model):
@@ -236,10 +240,10 @@ def key_second_moment(backbone: Backbone, rows: TeacherForced, sites: list[FFNSi
             _, seen = run(backbone, chunk, sites, keys=layers)
             valid = chunk.valid.to(backbone.device)
             for j in layers:
-                k = seen["keys"][j][valid].double()
-                sums[j] = sums.get(j, 0) + (k.T @ k).cpu()
+                k = seen["keys"][j][valid].to(where, torch.float64)
+                sums[j] = sums.get(j, 0) + k.T @ k
             count += int(valid.sum())
-    return {j: (sums[j] / count, count) for j in layers}
+    return {j: ((sums[j] / count).cpu(), count) for j in layers}
 
 
 @torch.no_grad()
