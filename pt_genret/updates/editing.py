@@ -475,8 +475,9 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
     measured on the partly edited model; layer ``j`` takes the share ``w_j / Σ w`` (over the
     layers not yet edited) of it. Its weight change solves, in closed form,
     ``min ‖Δ K0‖² + ‖(W+Δ) K1 − V1‖²``:  ``Δ = R K1ᵀ (C0 + K1 K1ᵀ)⁻¹`` with ``R = V1 − W K1``
-    and ``C0 = n0·E[k kᵀ]`` from ``moments[j] = (E[k kᵀ], n0)``. Returns, per layer, the new
-    keys' ``K1 K1ᵀ`` (float64) and their number.
+    and ``C0 = n0·E[k kᵀ]`` from ``moments[j] = (E[k kᵀ], n0)`` (any float dtype and device; ``n0``
+    may be weighted). Returns, per layer, the new keys' ``K1 K1ᵀ`` (float64, on the algebra's device)
+    and their number.
     """
     new_keys: dict[int, tuple[torch.Tensor, int]] = {}
     order = sorted(layers)
@@ -496,7 +497,7 @@ def spread_edits(backbone: Backbone, rows: TeacherForced, sites: list[FFNSite], 
                 k = seen["keys"][j].to(dev)[valid].double()
                 kk, kr, n1 = kk + k.T @ k, kr + k.T @ r, n1 + len(k)
         moment, n0 = moments[j]
-        update = spd_solve(n0 * moment.to(dev) + kk, kr, ridge).T  # (out, in)
+        update = spd_solve(n0 * moment.to(dev, torch.float64) + kk, kr, ridge).T  # (out, in)
         site.proj.weight.add_(update.to(site.proj.weight.dtype).to(site.proj.weight.device))
-        new_keys[j] = (kk.cpu(), n1)
+        new_keys[j] = (kk, n1)
     return new_keys

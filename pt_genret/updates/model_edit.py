@@ -134,7 +134,9 @@ class EditUpdate(UpdateMethod):
         missing = [j for j in layers if j not in stored]
         if missing:
             stored.update({j: m for j, (m, _) in key_second_moment(backbone, old.head(), sites, missing).items()})
-        moments = {j: (self.preservation * stored[j].double(), n0) for j in layers}
+        # preservation weights the old keys' count; the d_ff × d_ff moments stay float32 on the CPU until
+        # the algebra's device takes them (one conversion there, no float64 copies here)
+        moments = {j: (stored[j], self.preservation * n0) for j in layers}
         clock.lap("covariance")
 
         doc_of = {tuple(t): i for i, t in enumerate(ctx.new_tokens.values())}
@@ -159,7 +161,7 @@ class EditUpdate(UpdateMethod):
 
         # the new documents' keys become old knowledge for the next update
         for j, (kk, n1) in new_keys.items():
-            stored[j] = ((n0 * stored[j].double() + kk) / (n0 + n1)).float()
+            stored[j] = ((n0 * stored[j].to(kk.device, torch.float64) + kk) / (n0 + n1)).float().cpu()
         self._moments = stored
         self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")})
         if missing:

@@ -64,9 +64,9 @@ class RomeUpdate(EditUpdate):
         masks = [groups == g for g in order]
         means = torch.stack([keys[m].mean(0) for m in masks])
         values = torch.stack([wanted[m].mean(0) for m in masks])
-        directions = spd_solve(moments[j][0].to(dev), means.T, 1e-4).T  # C⁻¹ k per position: one factorisation
+        directions = spd_solve(moments[j][0].to(dev, torch.float64), means.T, 1e-4).T  # C⁻¹ k per position: one factorisation
         weight = site.proj.weight
         for k, v, u in zip(means, values, directions):
             r = v - weight.detach().double().to(dev) @ k
             weight.add_(torch.outer(r, u / (u @ k)).to(weight.dtype).to(weight.device))
-        return {j: ((keys.T @ keys).cpu(), len(keys))}
+        return {j: (keys.T @ keys, len(keys))}
