@@ -347,6 +347,12 @@ def test_gr_methods_start_from_one_d0_index_and_add_every_batch(gr_run):
     gr_steps = t.loc[["finetune", "dome"]].query("step > 0")
     assert (gr_steps["seconds"] > 0).all() and (gr_steps["reported_seconds"] <= gr_steps["seconds"] + 1e-6).all()
     assert t.loc[("bm25", 1), "reported_seconds"] is None or pd.isna(t.loc[("bm25", 1), "reported_seconds"])
+    # DOME reports where its time went; its stages add up to no more than the time it reported
+    for step in (1, 2):
+        stages = json.loads(t.loc[("dome", step), "stages"])
+        assert {"edit_vectors", "weight_update"} <= set(stages)
+        assert 0 < sum(stages.values()) <= t.loc[("dome", step), "reported_seconds"] + 1e-6
+    assert pd.isna(t.loc[("bm25", 1), "stages"])
 
 
 def test_gr_protocol_is_seeded_and_reuses_the_d0_index(gr_run):

@@ -40,7 +40,7 @@ class DynamicResult:
     groups: pd.DataFrame
     excluded: list[str]
     scores: pd.DataFrame   # method, step, group, measure, value, queries
-    timings: pd.DataFrame  # method, step, docs, seconds, seconds_per_doc, reported_seconds
+    timings: pd.DataFrame  # method, step, docs, seconds, seconds_per_doc, reported_seconds, stages (JSON)
     methods: list[str]
     docid_types: dict[str, str]
     measures: list[str]
@@ -261,7 +261,8 @@ def run_dynamic(docs, topics: pd.DataFrame, qrels: pd.DataFrame, methods: list[s
                 present |= set(batches[step])
                 time_rows.append({"method": method, "step": step, "docs": len(batches[step]),
                                   "seconds": cost.seconds, "seconds_per_doc": cost.seconds / len(batches[step]),
-                                  "reported_seconds": cost.reported_seconds})
+                                  "reported_seconds": cost.reported_seconds,
+                                  "stages": json.dumps(cost.stages) if cost.stages else None})
                 if step == 0 and method not in BASELINES and shared_d0_scores is not None:
                     rows, qrows = shared_d0_scores  # every GR method starts from the same D0 index
                 else:

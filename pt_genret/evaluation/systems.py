@@ -29,10 +29,12 @@ from pt_genret.index import GenIndex
 
 @dataclass
 class StepCost:
-    """What adding one batch cost: wall-clock seconds, and the seconds the system itself reported."""
+    """What adding one batch cost: wall-clock seconds, the seconds the system itself reported, and
+    where an update method reports them, its stages' seconds (which part of an update the time goes to)."""
 
     seconds: float
     reported_seconds: float | None = None
+    stages: dict[str, float] | None = None
 
 
 class DynamicSystem:
@@ -90,7 +92,9 @@ class GRUpdateSystem(DynamicSystem):
         seconds = time.perf_counter() - started
         generations = (new.meta.get("generations") or [{}]) if isinstance(new, GenIndex) else [{}]
         reported = generations[-1].get("seconds")
-        return StepCost(seconds=seconds, reported_seconds=None if reported is None else float(reported))
+        stages = (generations[-1].get("details") or {}).get("stage_seconds")
+        return StepCost(seconds=seconds, reported_seconds=None if reported is None else float(reported),
+                        stages=dict(stages) if stages else None)
 
     def retriever(self) -> pt.Transformer:
         from pt_genret.retriever import GenRetriever
