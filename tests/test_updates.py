@@ -1,6 +1,7 @@
 """Adding and removing documents: generations, fine-tuning updates, failures, the CLI."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -231,6 +232,27 @@ def test_dome_reuses_its_state_and_finetuning_drops_it(index):
     third = second.updater(method="finetune", epochs=1, verbose=False).index(
         [{"docno": "extra1", "title": "extra", "text": "an extra comet document"}])
     assert not os.path.exists(os.path.join(third.path, "edit"))
+
+
+def test_editing_reports_its_stages_and_skips_the_check_when_asked(base_path, tmp_path):
+    """Each stage of an edit is timed (the new keys' moments apart from the diagnostic check); with
+    check_rows=0 no teacher-forced check runs, and the edit itself is the same."""
+    from safetensors.torch import load_file
+
+    details, weights = {}, {}
+    for rows in (128, 0):
+        path = tmp_path / f"check{rows}.gr"
+        shutil.copytree(base_path, path)
+        new = GenIndex(str(path)).updater(method="dome", check_rows=rows, verbose=False).index(NEW[:4])
+        details[rows] = new.meta["generations"][-1]["details"]
+        weights[rows] = {k: v for f in sorted(glob.glob(os.path.join(new.path, "model", "*.safetensors")))
+                         for k, v in load_file(f).items()}
+    assert set(details[128]["stage_seconds"]) == {"choose_layers", "covariance", "encode_new", "edit_vectors",
+                                                  "weight_update", "key_moments", "check"}
+    assert all(v is not None for v in details[128]["teacher_forced_hit_rate"].values())
+    assert all(v is None for v in details[0]["teacher_forced_hit_rate"].values())
+    assert weights[128].keys() == weights[0].keys() and len(weights[0]) > 0
+    assert all(torch.equal(weights[128][k], weights[0][k]) for k in weights[0])
 
 
 @pytest.mark.parametrize("name", ["t5-scratch", "minilm"])

@@ -54,7 +54,7 @@ class EditUpdate(UpdateMethod):
             documents of one such batch at a time).
         max_source_length: query truncation, as in training.
         check_rows: old pseudo-queries whose teacher-forced hit rate is reported before and
-            after the edit (0: none).
+            after the edit, and about as many new rows after it (0: no check).
         sources: the new documents' rows the edit is fitted on: ``"all"``, their pseudo-queries and
             their indexing example (the document's own text, as fine-tuning sees it), or
             ``"queries"``, the pseudo-queries only (as in the DOME paper). The old keys preserved
@@ -162,12 +162,13 @@ class EditUpdate(UpdateMethod):
         # the new documents' keys become old knowledge for the next update
         for j, (kk, n1) in new_keys.items():
             stored[j] = ((n0 * stored[j].to(kk.device, torch.float64) + kk) / (n0 + n1)).float().cpu()
+        clock.lap("key_moments")
         self._moments = stored
         self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")})
         if missing:
             self._state["keys_sampled"] = old.encoded
         hit_rates = {"old_before": old_before, "old_after": _hit_rate(backbone, check, sites),
-                     "new_after": _hit_rate(backbone, rows, sites)}
+                     "new_after": _hit_rate(backbone, rows, sites, self.check_rows)}
         clock.lap("check")
         return dict(details, edited_layers=layers, edited_weights=[sites[j].weight_name for j in layers],
                     new_rows=len(rows), old_rows_encoded=old.encoded, old_keys=int(n0),
@@ -243,13 +244,14 @@ def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:
 
 
 @torch.no_grad()
-def _hit_rate(backbone, rows: TeacherForced | None, sites) -> float | None:
-    """Teacher-forced docid hit rate (every token the argmax) of the rows."""
-    if rows is None:
+def _hit_rate(backbone, rows: TeacherForced | None, sites, limit: int | None = None) -> float | None:
+    """Teacher-forced docid hit rate (every token the argmax) of the rows: of the first whole chunks
+    holding at least ``limit`` rows, when given (a diagnostic need not decode every row)."""
+    if rows is None or limit == 0:
         return None
     hits = []
     with frozen(backbone.model):
-        for c in rows.chunks:
+        for c in (rows if limit is None else rows.head(limit)).chunks:
             hits.append(accuracy(run(backbone, c, sites)[0], c.labels)[0].float().cpu())
     return round(torch.cat(hits).mean().item(), 4)
 
