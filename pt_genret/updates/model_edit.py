@@ -167,8 +167,9 @@ class EditUpdate(UpdateMethod):
         self._state = dict(state, **{k: v for k, v in details.items() if k in ("critical_layers", "patching")})
         if missing:
             self._state["keys_sampled"] = old.encoded
+        new_check = rows.head(self.check_rows) if self.check_rows else None  # a diagnostic: a sample will do
         hit_rates = {"old_before": old_before, "old_after": _hit_rate(backbone, check, sites),
-                     "new_after": _hit_rate(backbone, rows, sites, self.check_rows)}
+                     "new_after": _hit_rate(backbone, new_check, sites)}
         clock.lap("check")
         return dict(details, edited_layers=layers, edited_weights=[sites[j].weight_name for j in layers],
                     new_rows=len(rows), old_rows_encoded=old.encoded, old_keys=int(n0),
@@ -244,14 +245,13 @@ def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:
 
 
 @torch.no_grad()
-def _hit_rate(backbone, rows: TeacherForced | None, sites, limit: int | None = None) -> float | None:
-    """Teacher-forced docid hit rate (every token the argmax) of the rows: of the first whole chunks
-    holding at least ``limit`` rows, when given (a diagnostic need not decode every row)."""
-    if rows is None or limit == 0:
+def _hit_rate(backbone, rows: TeacherForced | None, sites) -> float | None:
+    """Teacher-forced docid hit rate (every token the argmax) of the rows."""
+    if rows is None:
         return None
     hits = []
     with frozen(backbone.model):
-        for c in (rows if limit is None else rows.head(limit)).chunks:
+        for c in rows.chunks:
             hits.append(accuracy(run(backbone, c, sites)[0], c.labels)[0].float().cpu())
     return round(torch.cat(hits).mean().item(), 4)
 

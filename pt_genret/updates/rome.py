@@ -64,7 +64,8 @@ class RomeUpdate(EditUpdate):
         masks = [groups == g for g in order]
         means = torch.stack([keys[m].mean(0) for m in masks])
         values = torch.stack([wanted[m].mean(0) for m in masks])
-        directions = spd_solve(moments[j][0].to(dev, torch.float64), means.T, 1e-4).T  # C⁻¹ k per position: one factorisation
+        # C⁻¹ k for every position: one factorisation
+        directions = spd_solve(moments[j][0].to(dev, torch.float64), means.T, 1e-4).T
         weight = site.proj.weight
         for k, v, u in zip(means, values, directions):
             r = v - weight.detach().double().to(dev) @ k
