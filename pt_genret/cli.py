@@ -104,9 +104,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     dataset = load_dataset(args.dataset)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="pt-genret-baselines-")
-    table = compare(args.index, dataset, work_dir, split=args.split, metrics=args.metrics, save_dir=args.save_dir)
+    table = compare(args.index, dataset, work_dir, split=args.split, metrics=args.metrics, save_dir=args.save_dir,
+                    train_split=args.train_split, fit_queries=args.fit_queries or None)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False))
+    fit = table.attrs["interpolation"]
+    on = "of the index's pseudo-queries" if fit["fitted_on"] == "pseudo-queries" else f"{fit['fitted_on']} queries"
+    print(f"\nBM25 >> GR (interpolated): alpha={fit['alpha']:g} (the weight of GR), fitted on {fit['num_queries']} "
+          f"{on} ({fit['metric']} {fit['best_score']:.4f} there)")
 
 
 def cmd_quickstart(args: argparse.Namespace) -> None:
@@ -250,10 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10)
     s.set_defaults(func=cmd_search)
 
-    e = sub.add_parser("evaluate", help="BM25, dense, GR, BM25 >> GR and RRF(BM25, GR) in one pt.Experiment")
+    e = sub.add_parser("evaluate", help="BM25, dense, GR, BM25 >> GR, BM25 >> GR (interpolated), RRF(BM25, GR) "
+                                        "and RRF(BM25, dense) in one pt.Experiment")
     e.add_argument("index")
     e.add_argument("dataset")
     e.add_argument("--split", default="test")
+    e.add_argument("--train-split", help="fit the interpolation weight on this split's queries and qrels "
+                                         "(default: on the index's pseudo-queries)")
+    e.add_argument("--fit-queries", type=int, default=200,
+                   help="at most this many queries to fit the interpolation weight on (0: all)")
     e.add_argument("--metrics", default=DEFAULT_METRICS)
     e.add_argument("--save-dir", help="write runs and results.csv here")
     e.add_argument("--work-dir", help="where baseline indexes are built and reused (default: temporary)")

@@ -9,9 +9,10 @@ import pytest
 
 from conftest import build_tiny_index, make_docs
 from pt_genret.cli import build_parser, main
+from pt_genret.interpolation import pseudo_query_topics
 
 METRICS = ["nDCG@10", "R@100", "RR@10", "Success@10"]
-SYSTEMS = ["BM25", "dense", "GR", "BM25 >> GR", "RRF(BM25, GR)"]
+SYSTEMS = ["BM25", "dense", "GR", "BM25 >> GR", "BM25 >> GR (interpolated)", "RRF(BM25, GR)", "RRF(BM25, dense)"]
 
 
 def write_beir(root, docs) -> str:
@@ -93,16 +94,19 @@ def check_printed_table(out: str) -> None:
     header = next(i for i, line in enumerate(lines) if line.startswith("name"))
     columns = lines[header].split()
     assert columns[0] == "name" and sorted(columns[1:]) == sorted(METRICS)  # ir_measures orders them
-    rows = lines[header + 1:header + 6]
+    rows = lines[header + 1:header + 1 + len(SYSTEMS)]
+    assert len(rows) == len(SYSTEMS)
     for name, line in zip(SYSTEMS, rows):
         assert line.startswith(name), (name, line)
         values = [float(v) for v in line[len(name):].split()]
         assert len(values) == len(METRICS) and all(0 <= v <= 1 for v in values)
 
 
-def test_evaluate_prints_five_systems(tiny_gr, beir, work_dir, capsys):
+def test_evaluate_prints_every_system(tiny_gr, beir, work_dir, capsys):
     assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir]) == 0
-    check_printed_table(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    check_printed_table(out)
+    assert "(interpolated): alpha=" in out and "of the index's pseudo-queries" in out
     assert os.path.isdir(os.path.join(work_dir, "pisa")) and os.path.isdir(os.path.join(work_dir, "dense.flex"))
 
 
@@ -119,8 +123,26 @@ def test_evaluate_save_dir_writes_results_csv(tiny_gr, beir, work_dir, tmp_path,
     assert ((results[METRICS] >= 0) & (results[METRICS] <= 1)).all().all()
     by_name = results.set_index("name")
     assert by_name.loc["BM25", "Success@10"] == 1.0  # titles as queries
-    # the re-ranking row only reorders BM25's top 100: the same recall
+    # the re-ranking rows only reorder BM25's top 100: the same recall
     assert by_name.loc["BM25 >> GR", "R@100"] == by_name.loc["BM25", "R@100"]
+    assert by_name.loc["BM25 >> GR (interpolated)", "R@100"] == by_name.loc["BM25", "R@100"]
+    with open(save / "interpolation.json") as f:
+        fit = json.load(f)
+    assert fit["fitted_on"] == "pseudo-queries" and 0 <= fit["alpha"] <= 1 and fit["metric"] == "nDCG@10"
+    assert len(fit["curve"]) == 21 and fit["num_queries"] == len(pseudo_query_topics(tiny_gr, n=200)[0])
+
+
+def test_evaluate_fits_on_a_train_split(tiny_gr, beir, work_dir, tmp_path, capsys):
+    save = tmp_path / "runs"
+    rc = main(["evaluate", tiny_gr, beir, "--work-dir", work_dir, "--save-dir", str(save), "--train-split", "train",
+               "--metrics", "nDCG@10"])
+    assert rc == 0, capsys.readouterr().err
+    with open(save / "interpolation.json") as f:
+        fit = json.load(f)
+    assert fit["fitted_on"] == "train" and fit["num_queries"] == 6 and 0 <= fit["alpha"] <= 1
+    assert "fitted on 6 train queries" in capsys.readouterr().out
+    assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir, "--train-split", "test"]) == 2
+    assert "is the evaluation split" in capsys.readouterr().err
 
 
 def test_evaluate_unknown_metric(tiny_gr, beir, work_dir, capsys):
