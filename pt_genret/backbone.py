@@ -20,6 +20,8 @@ from transformers import (AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer, BertC
                           EncoderDecoderModel, PreTrainedModel, PreTrainedTokenizerBase,
                           PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration)
 
+from pt_genret import docid_head
+from pt_genret.docid_head import DocIdHead
 from pt_genret.embeddings import default_encoder_path
 
 OFFLINE_BACKBONES = ("minilm", "t5-scratch")
@@ -76,7 +78,25 @@ class Backbone:
         if self.code_offset < 0:
             self.code_offset = self.tokenizer.convert_tokens_to_ids("<c0>")
         self.num_codes = n
+        head = self.head
         resize_embeddings(self.model, len(self.tokenizer))
+        if head is not None:  # resizing may replace the output layer: keep its docid head
+            docid_head.install(self.model, head.grown([], self.vocab_size))
+
+    # output head ------------------------------------------------------------------------
+    @property
+    def head(self) -> DocIdHead | None:
+        """The docid-token output head (``None``: the model scores the whole vocabulary)."""
+        return docid_head.installed(self.model)
+
+    def set_docid_head(self, token_ids) -> None:
+        """Score only ``token_ids`` (the docids' tokens and end of sequence) from now on."""
+        docid_head.install(self.model, DocIdHead(token_ids, self.vocab_size))
+
+    def grow_head(self, token_ids) -> None:
+        """Add tokens to the docid head, if there is one (new documents with new tokens)."""
+        if self.head is not None:
+            docid_head.install(self.model, self.head.grown(token_ids, self.vocab_size))
 
     def spell(self, docid: str, kind: str) -> list[int]:
         """Token ids of a docid, ending with end-of-sequence."""
@@ -96,6 +116,8 @@ class Backbone:
         """Weights as safetensors, config and tokenizer beside them."""
         self.model.save_pretrained(path, safe_serialization=True)
         self.tokenizer.save_pretrained(path)
+        if self.head is not None:
+            self.head.save(path)
 
     @classmethod
     def load(cls, path: str, name: str, num_codes: int, device: str | None = None) -> "Backbone":
@@ -106,6 +128,9 @@ class Backbone:
         model = AutoModelForSeq2SeqLM.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
         code_offset = tokenizer.convert_tokens_to_ids("<c0>") if num_codes else -1
         bb = cls(model.to(device or default_device()).eval(), tokenizer, name, code_offset, num_codes)
+        head = DocIdHead.load(path)
+        if head is not None:
+            docid_head.install(bb.model, head)
         return bb
 
 

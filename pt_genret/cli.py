@@ -26,18 +26,25 @@ def cmd_index(args: argparse.Namespace) -> None:
     topics = qrels = None
     if args.train_split:
         topics, qrels = dataset.get_topics(args.train_split), dataset.get_qrels(args.train_split)
+    valid_topics = valid_qrels = None
+    if args.valid_split:
+        valid_topics, valid_qrels = dataset.get_topics(args.valid_split), dataset.get_qrels(args.valid_split)
     started = time.time()
     index = GenIndex(args.index).indexer(
         scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder,
         backbone_options=parse_key_values(args.backbone_option, "backbone option"), overwrite=args.overwrite,
-        verbose=True,
+        max_minutes=args.time_budget if args.time_budget > 0 else None, patience=args.patience,
+        validation_queries=args.validation_queries, valid_topics=valid_topics, valid_qrels=valid_qrels,
+        output_head=args.output_head, verbose=True,
     ).index(usable_docs(dataset))
     meta = index.meta
+    training = meta.get("training", {})
+    kept = f", kept epoch {training['best_epoch']} ({training['stopped']})" if training.get("validation") else ""
     print(f"indexed {meta['num_docs']} documents into {args.index} in {time.time() - started:.0f}s "
           f"(scheme={meta['scheme']}, backbone={meta['backbone']}, examples={meta['examples']}, "
-          f"final loss={meta['epoch_losses'][-1]:.3f})")
+          f"{len(meta['epoch_losses'])} epochs{kept}, final loss={meta['epoch_losses'][-1]:.3f})")
 
 
 def _option_value(raw: str):
@@ -226,7 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
     i.add_argument("--num-pseudo-queries", type=int, default=5)
     i.add_argument("--train-split", help="also train on this split's queries and qrels")
-    i.add_argument("--epochs", type=int, default=10)
+    i.add_argument("--time-budget", type=float, default=30.0, metavar="MIN",
+                   help="train until MIN minutes of building are spent or validation stops improving, keeping "
+                        "the best epoch (default: %(default)s; 0: exactly --epochs epochs)")
+    i.add_argument("--epochs", type=int, default=None,
+                   help="epochs (a cap under --time-budget; default: 100 with a budget, 10 without)")
+    i.add_argument("--patience", type=int, default=3, help="epochs without a better validation score before "
+                   "stopping (default: %(default)s)")
+    i.add_argument("--validation-queries", type=int, default=200,
+                   help="pseudo-queries held out and decoded after each epoch (default: %(default)s)")
+    i.add_argument("--valid-split", help="validate on this split's queries and qrels (nDCG@10) instead")
+    i.add_argument("--output-head", choices=["docid", "full"], default="docid",
+                   help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32)
     i.add_argument("--lr", type=float, default=5e-4)
     i.add_argument("--seed", type=int, default=42)

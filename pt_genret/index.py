@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 import pyterrier as pt
 
@@ -38,7 +39,9 @@ from pt_genret.documents import collect_documents, full_texts
 from pt_genret.ngram_views import (NgramView, build_views, load_views, ngram_examples, save_views, tokenise_views,
                                    view_markers)
 from pt_genret.queries import get_query_generator
-from pt_genret.training import TrainConfig, build_examples, index_source, seed_everything, train
+from pt_genret.docid_head import HEADS
+from pt_genret.training import Budget, TrainConfig, build_examples, index_source, seed_everything, train
+from pt_genret.validation import DecodingValidator, hold_out, plot_curve
 
 FORMAT_VERSION = 1
 PSEUDO_QUERIES = "pseudo_queries.jsonl"
@@ -180,7 +183,17 @@ class GenIndexer(pt.Indexer):
         query_generator: ``extractive`` (offline default), ``none``, a doc2query model, or a transformer.
         num_pseudo_queries: pseudo-queries per document.
         train_topics, train_qrels: optional real training queries (``qid, query``; ``qid, docno, label``).
-        epochs, batch_size, lr, max_source_length, seed: training settings.
+        epochs, batch_size, lr, max_source_length, seed: training settings; ``epochs`` is a cap
+            when ``max_minutes`` is set (default 100 then, else 10).
+        max_minutes: the build's time budget in minutes (default 30): training stops before it
+            runs out, or earlier when the validation score has not improved for ``patience``
+            epochs, and keeps the best epoch. ``None`` trains exactly ``epochs`` epochs.
+        patience, validation_queries: early stopping, and how many pseudo-queries are held out
+            of training and decoded after each epoch of a budgeted build.
+        valid_topics, valid_qrels: real dev queries to validate on instead (nDCG@10).
+        output_head: ``"docid"`` (default): the model scores only the tokens docids use, which
+            the trie restricts decoding to anyway (2-3x cheaper training steps); ``"full"``: the
+            whole vocabulary, as HF models do.
         freeze_encoder: train only the decoder on cached encoder states (much cheaper on a CPU);
             ``None`` freezes the pretrained ``minilm`` encoder and trains every other backbone whole.
         scheme_options, backbone_options: extra constructor arguments.
@@ -190,18 +203,30 @@ class GenIndexer(pt.Indexer):
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
                  query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 5,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
-                 epochs: int = 10, batch_size: int = 32, lr: float = 5e-4, max_source_length: int = 64,
+                 epochs: int | None = None, batch_size: int = 32, lr: float = 5e-4, max_source_length: int = 64,
                  seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,
-                 overwrite: bool = False, verbose: bool = True, device: str | None = None) -> None:
+                 overwrite: bool = False, verbose: bool = True, device: str | None = None,
+                 max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
+                 valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
+                 output_head: str = "docid") -> None:
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
         self.backbone_name = backbone
         self.query_generator = query_generator
         self.num_pseudo_queries = num_pseudo_queries
         self.train_topics, self.train_qrels = train_topics, train_qrels
+        if output_head not in HEADS:
+            raise ValueError(f"output_head must be one of {HEADS}, got {output_head!r}")
+        if max_minutes is not None and not max_minutes > 0:
+            raise ValueError(f"max_minutes must be > 0 (or None for a fixed number of epochs), got {max_minutes}")
+        if epochs is None:
+            epochs = 100 if max_minutes is not None else 10
         self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
                                   max_source_length=max_source_length, seed=seed,
-                                  freeze_encoder=(backbone == "minilm") if freeze_encoder is None else freeze_encoder)
+                                  freeze_encoder=(backbone == "minilm") if freeze_encoder is None else freeze_encoder,
+                                  max_minutes=max_minutes, patience=patience, validation_queries=validation_queries)
+        self.valid_topics, self.valid_qrels = valid_topics, valid_qrels
+        self.output_head = output_head
         self.scheme_options = scheme_options or {}
         self.backbone_options = backbone_options or {}
         self.overwrite = overwrite
@@ -238,6 +263,8 @@ class GenIndexer(pt.Indexer):
             if scheme.kind == "codes":
                 backbone.ensure_codes(scheme.num_codes())
             docids, tokens = spell_unique(scheme, backbone, docids)
+            if self.output_head == "docid":
+                backbone.set_docid_head({t for ts in tokens for t in ts})
             table = DocIdTable(docs["docno"].tolist(), docids, tokens)
             trie = PrefixTrie.build(tokens, backbone.vocab_size)
             if generator is not None:
@@ -249,7 +276,11 @@ class GenIndexer(pt.Indexer):
         parent = os.path.dirname(os.path.abspath(path)) or "."
         os.makedirs(parent, exist_ok=True)
         checkpoints = os.path.abspath(path) + ".training"
-        losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose)
+        counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
+        examples, budget = self._budget(examples, table, trie if scheme.kind != "ngrams" else None,
+                                        extra["max_docid_length"] + 1, started)
+        losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose,
+                       budget=budget)
 
         meta = {
             "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
@@ -259,14 +290,55 @@ class GenIndexer(pt.Indexer):
             "query_generator": self.query_generator if isinstance(self.query_generator, str) or self.query_generator is None
             else type(self.query_generator).__name__,
             "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
-            "examples": {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")},
+            "examples": counts,
             "epoch_losses": losses, **extra,
+            "output_head": "docid" if backbone.head is not None else "full",
+            "training": {"curve": budget.curve, "best_epoch": budget.best_epoch, "stopped": budget.stopped,
+                         "held_out": sum(counts.values()) - len(examples),
+                         "validation": self._validation_name(budget)},
             "built_with": _versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs))
         shutil.rmtree(checkpoints, ignore_errors=True)
         return GenIndex(path, device=self.device, verbose=self.verbose)
+
+
+    def _budget(self, examples: list, table: DocIdTable, trie: PrefixTrie | None, max_steps: int,
+                started: float) -> tuple[list, Budget]:
+        """The training examples and the :class:`Budget` of a build: the time left of
+        ``max_minutes`` (less a reserve for saving), and a validator over held-out pseudo-queries
+        or the dev queries (docid indexes only; n-gram indexes train to the budget alone)."""
+        minutes = self.config.max_minutes
+        if minutes is None:
+            return examples, Budget()
+        seconds = minutes * 60 - (time.time() - started) - SAVE_RESERVE_SECONDS
+        validate = None
+        if trie is not None and self.valid_topics is not None and self.valid_qrels is not None:
+            qrels = self.valid_qrels[self.valid_qrels["docno"].astype(str).isin(set(table.docnos))]
+            qrels = qrels.assign(docno=[table.index_of(str(d)) for d in qrels["docno"]])
+            validate = DecodingValidator(trie, self.valid_topics, qrels, max_steps, measure="nDCG@10")
+        elif trie is not None and self.config.validation_queries > 0:
+            held = hold_out([e.kind for e in examples], self.config.validation_queries, self.config.seed)
+            if len(held):
+                doc_of = {tuple(t): i for i, t in enumerate(table.tokens)}
+                queries = pd.DataFrame({"qid": [f"v{i}" for i in held], "query": [examples[i].source for i in held]})
+                qrels = pd.DataFrame({"qid": queries["qid"], "docno": [doc_of[tuple(examples[i].target)] for i in held],
+                                      "label": 1})
+                validate = DecodingValidator(trie, queries, qrels, max_steps, measure="RR@10")
+                keep = np.ones(len(examples), dtype=bool)
+                keep[held] = False
+                examples = [e for e, k in zip(examples, keep) if k]
+        return examples, Budget(seconds=max(seconds, 1.0), validate=validate, patience=self.config.patience)
+
+    def _validation_name(self, budget: Budget) -> str | None:
+        if budget.validate is None:
+            return None
+        kind = "dev queries" if self.valid_topics is not None else "held-out pseudo-queries"
+        return f"{budget.validate.measure} of {len(budget.validate.queries)} {kind}"
+
+
+SAVE_RESERVE_SECONDS = 20.0  # of a build's budget, kept for writing the index folder
 
 
 def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],
@@ -304,6 +376,10 @@ def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_c
             write_pseudo_queries(f, docs)
     with open(os.path.join(folder, "pt_meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
+    curve = meta.get("training", {}).get("curve", [])
+    if any(c.get("score") is not None for c in curve):
+        plot_curve(curve, os.path.join(folder, "training_curve.png"),
+                   f"{meta['scheme']} / {meta['backbone']}: {meta['training']['validation']}")
 
 
 def write_pseudo_queries(f, docs: pd.DataFrame) -> None:

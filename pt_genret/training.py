@@ -14,18 +14,22 @@ import json
 import os
 import random
 import shutil
+import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 import torch
 from accelerate import Accelerator
+import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
+from pt_genret.docid_head import compact_logits
 from pt_genret.documents import full_texts
 
 
@@ -41,6 +45,9 @@ class TrainConfig:
     max_source_length: int = 64
     seed: int = 42
     freeze_encoder: bool = False
+    max_minutes: float | None = None  # the build's time budget (training stops within it)
+    patience: int = 3  # epochs without a better validation score before a budgeted run stops
+    validation_queries: int = 200  # held-out pseudo-queries decoded after each epoch of a budgeted run
 
 
 @dataclass
@@ -140,15 +147,57 @@ def encode_sources(backbone: Backbone, examples: list[Example], max_length: int,
     return out
 
 
+@dataclass
+class Budget:
+    """Train to a time budget, validating each epoch and keeping the best epoch's weights.
+
+    ``seconds`` is the training time allowed, all runs of a resumed build together; the run
+    stops before an epoch that would not fit (or inside one, if an epoch alone overruns). With
+    ``validate`` (a callable scoring the model, higher is better), each epoch ends with a
+    validation score, training stops after ``patience`` epochs without improvement, and the
+    best epoch's weights are the ones kept. The learning-rate schedule decays linearly to zero
+    over the epochs the budget is expected to allow, re-estimated as epochs are timed.
+    After :func:`train`, ``curve`` holds one record per epoch (``epoch, seconds, loss, score,
+    lr``), ``best_epoch`` the epoch kept and ``stopped`` why training ended.
+    """
+
+    seconds: float | None = None
+    validate: Callable[[Backbone], float] | None = None
+    patience: int = 3
+    curve: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped: str = ""
+
+
+def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -> torch.Tensor:
+    """Token cross-entropy of a batch's labels, computed over the docid head when there is one.
+
+    The decoder input is the labels shifted right behind the start token (what HF models do
+    with ``labels=``); the loss is computed here because HF's own reads the full vocabulary's
+    logits, which a docid head does not produce.
+    """
+    labels = batch["labels"]
+    dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
+    dec_in = torch.where(dec_in < 0, pad, dec_in)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with compact_logits(head_model) as head:
+        logits = model(**inputs, decoder_input_ids=dec_in).logits
+    target = labels if head is None else head.columns(labels)
+    return F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), ignore_index=-100)
+
+
 def train(backbone: Backbone, examples: list[Example], config: TrainConfig, checkpoint_dir: str | None = None,
-          verbose: bool = True) -> list[float]:
+          verbose: bool = True, budget: Budget | None = None) -> list[float]:
     """Fine-tune ``backbone`` on ``examples``; returns the mean loss of each epoch.
 
     With ``checkpoint_dir``, each finished epoch is saved there and a later call with the same
-    directory continues after the last saved epoch.
+    directory continues after the last saved epoch. With ``budget``, training stops when its
+    time runs out or validation stops improving (see :class:`Budget`).
     """
     if not examples:
         raise ValueError("no training examples")
+    budget = budget or Budget()
+    run_started = time.time()
     seed_everything(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = backbone.model
@@ -163,23 +212,48 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     model.config.pad_token_id = backbone.pad_token_id
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
-    total = steps_per_epoch * config.epochs
-    warmup = max(1, int(config.warmup_ratio * total))
+    plan = {"total": steps_per_epoch * config.epochs}
+    warmup = max(1, int(config.warmup_ratio * plan["total"]))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (plan["total"] - s) / max(1, plan["total"] - warmup)))
     fingerprint = examples_fingerprint(examples)
-    start_epoch, losses = _resume(checkpoint_dir, model, optimizer, schedule, config, fingerprint)
+    state = _resume(checkpoint_dir, model, optimizer, schedule, config, fingerprint)
+    start_epoch, losses = state["epoch"], state["losses"]
+    budget.curve, budget.best_epoch = state["curve"], state["best_epoch"]
+    plan["total"] = state.get("plan_total", plan["total"])
+    spent_before = float(state.get("seconds", 0.0))  # the training time of the runs this one resumes
+    best_score = max((c["score"] for c in budget.curve if c.get("score") is not None), default=None)
+    best_state = _trainable_state(model) if budget.validate and start_epoch == 0 else None
     sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    head_model = accelerator.unwrap_model(model)
+
+    def elapsed() -> float:
+        return spent_before + time.time() - run_started
+
+    def replan(seconds_per_epoch: float) -> None:
+        """Decay the learning rate over the epochs the remaining budget allows (at least the current one)."""
+        if budget.seconds is None or seconds_per_epoch <= 0:
+            return
+        done = schedule.last_epoch
+        fits = int((budget.seconds - elapsed()) / seconds_per_epoch * steps_per_epoch)
+        plan["total"] = max(done + 1, min(steps_per_epoch * config.epochs, done + max(fits, 0)))
+
+    budget.stopped = "epochs"
     for epoch in range(start_epoch, config.epochs):
+        epoch_times = [c["epoch_seconds"] for c in budget.curve if "epoch_seconds" in c]
+        if budget.seconds is not None and epoch_times and elapsed() + float(np.mean(epoch_times)) > budget.seconds:
+            budget.stopped = "budget"
+            break
+        epoch_started = time.time()
         # the order depends on (seed, epoch) only, so resuming reproduces it; the prepared loader
         # forwards its epoch to our sampler (setting the sampler directly would be overridden)
         loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
-        total_loss, n = 0.0, 0
+        total_loss, n, overrun = 0.0, 0, False
         bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose)
         for batch in bar:
-            loss = model(**batch).loss
+            loss = seq2seq_loss(model, head_model, batch, backbone.decoder_start_token_id, backbone.pad_token_id)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -187,12 +261,59 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             optimizer.zero_grad()
             total_loss, n = total_loss + loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
+            if n == 20 and not epoch_times:  # a first estimate of the epoch's time, for the schedule
+                replan((time.time() - epoch_started) / n * steps_per_epoch)
+            if budget.seconds is not None and elapsed() > budget.seconds:
+                overrun = True  # an epoch alone outlasts what is left: stop inside it
+                break
         losses.append(total_loss / max(n, 1))
+        score = None
+        if budget.validate is not None:
+            model.eval()
+            score = float(budget.validate(backbone))
+            model.train()
+            if best_score is None or score > best_score:
+                best_score, budget.best_epoch = score, epoch + 1
+                best_state = _trainable_state(head_model)
+        else:
+            budget.best_epoch = epoch + 1
+        budget.curve.append({"epoch": epoch + 1, "seconds": round(elapsed(), 1), "loss": losses[-1], "score": score,
+                             "lr": schedule.get_last_lr()[0], "epoch_seconds": round(time.time() - epoch_started, 1)})
+        if verbose and score is not None:
+            print(f"epoch {epoch + 1}: loss {losses[-1]:.3f}, validation {score:.4f} "
+                  f"(best {best_score:.4f} at epoch {budget.best_epoch}), {elapsed():.0f}s")
+        replan(float(np.mean([c["epoch_seconds"] for c in budget.curve])))
         if checkpoint_dir:
-            _checkpoint(checkpoint_dir, accelerator.unwrap_model(model), optimizer, schedule, config, epoch + 1,
-                        losses, fingerprint)
+            _checkpoint(checkpoint_dir, head_model, optimizer, schedule, config, epoch + 1, losses, fingerprint,
+                        {"curve": budget.curve, "best_epoch": budget.best_epoch, "seconds": elapsed(),
+                         "plan_total": plan["total"]}, best_state if budget.best_epoch == epoch + 1 else None)
+        if overrun:
+            budget.stopped = "budget"
+            break
+        if budget.validate is not None and epoch + 1 - budget.best_epoch >= budget.patience:
+            budget.stopped = "no improvement"
+            break
     backbone.model = accelerator.unwrap_model(model).eval()
+    if budget.validate is not None and budget.best_epoch and budget.best_epoch != len(losses):
+        _restore_best(backbone.model, best_state, checkpoint_dir)
     return losses
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    """A copy of the trainable weights (what an epoch changes)."""
+    return {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
+
+
+def _restore_best(model, best_state: dict | None, checkpoint_dir: str | None) -> None:
+    """Put the best epoch's weights back (from memory, or from the checkpoint of a resumed run)."""
+    if best_state is None and checkpoint_dir and os.path.exists(os.path.join(checkpoint_dir, "best.safetensors")):
+        load_model(model, os.path.join(checkpoint_dir, "best.safetensors"))
+        return
+    if best_state is not None:
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for k, v in best_state.items():
+                params[k].copy_(v)
 
 
 class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
@@ -232,7 +353,7 @@ def examples_fingerprint(examples: list[Example]) -> str:
 
 
 def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoch: int, losses: list[float],
-                fingerprint: str) -> None:
+                fingerprint: str, extra: dict | None = None, best: dict | None = None) -> None:
     os.makedirs(path, exist_ok=True)
     # progress.json names the epoch the files belong to: it is replaced last, so a crash while
     # saving leaves the previous epoch's complete checkpoint or, at worst, none that matches
@@ -244,26 +365,31 @@ def _checkpoint(path: str, model, optimizer, schedule, config: TrainConfig, epoc
                 "torch_rng": torch.random.get_rng_state()}, os.path.join(path, "optimizer.pt.tmp"))
     os.replace(os.path.join(path, "model.safetensors.tmp"), os.path.join(path, "model.safetensors"))
     os.replace(os.path.join(path, "optimizer.pt.tmp"), os.path.join(path, "optimizer.pt"))
+    if best is not None:  # this epoch is the best so far: its weights, for a resumed run to restore
+        shutil.copyfile(os.path.join(path, "model.safetensors"), os.path.join(path, "best.safetensors.tmp"))
+        os.replace(os.path.join(path, "best.safetensors.tmp"), os.path.join(path, "best.safetensors"))
     with open(progress + ".tmp", "w") as f:
-        json.dump({"epoch": epoch, "losses": losses, "config": asdict(config), "examples": fingerprint}, f)
+        json.dump({"epoch": epoch, "losses": losses, "config": asdict(config), "examples": fingerprint,
+                   **(extra or {})}, f)
     os.replace(progress + ".tmp", progress)
 
 
-def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig,
-            fingerprint: str) -> tuple[int, list[float]]:
+def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig, fingerprint: str) -> dict:
+    """The saved progress of an interrupted run of the same training (epoch 0 when there is none)."""
+    fresh = {"epoch": 0, "losses": [], "curve": [], "best_epoch": 0}
     progress = os.path.join(path, "progress.json") if path else None
     if not progress or not os.path.exists(progress):
-        return 0, []
+        return fresh
     with open(progress) as f:
         state = json.load(f)
     if state.get("config") != asdict(config) or state.get("examples") != fingerprint:
         warnings.warn(f"ignoring the checkpoint in {path}: another training run made it "
                       "(other settings or data); training from the start")
         shutil.rmtree(path, ignore_errors=True)
-        return 0, []
+        return fresh
     load_model(model, os.path.join(path, "model.safetensors"))
     opt = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
     optimizer.load_state_dict(opt["optimizer"])
     schedule.load_state_dict(opt["schedule"])
     torch.random.set_rng_state(opt["torch_rng"])
-    return int(state["epoch"]), list(state["losses"])
+    return {**fresh, **state, "epoch": int(state["epoch"]), "losses": list(state["losses"])}

@@ -185,4 +185,5 @@ def test_bad_arguments_exit_2(capsys):
         main(["index", "only-one-argument"])
     assert e.value.code == 2
     args = build_parser().parse_args(["index", "c", "i"])
-    assert (args.scheme, args.backbone, args.epochs, args.seed) == ("keywords", "minilm", 10, 42)
+    assert (args.scheme, args.backbone, args.epochs, args.seed) == ("keywords", "minilm", None, 42)
+    assert (args.time_budget, args.output_head) == (30.0, "docid")  # a budget, not an epoch count

@@ -17,6 +17,7 @@ import torch
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
 from pt_genret.decoding.model_calls import IncrementalDecoder, encode
+from pt_genret.docid_head import compact_logits
 
 
 @dataclass
@@ -31,10 +32,19 @@ class ConstrainedBeamSearch:
     temperature: float = 1.0
     name: str = "beam"
     use_cache: bool = True  # False recomputes the decoder over whole prefixes (for comparison)
+    compact: bool = True  # False reads a docid head's full-width logits, the same distribution (for comparison)
 
     def decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
                max_steps: int) -> list[list[tuple[int, float]]]:
         """For each query, ``(document index, log-probability)`` pairs, best first."""
+        # with a docid head the model computes the docid tokens' logits only: the trie allows no other
+        if not self.compact:
+            return self._decode(backbone, trie, queries, num_results, max_steps, None)
+        with compact_logits(backbone.model) as head:
+            return self._decode(backbone, trie, queries, num_results, max_steps, head)
+
+    def _decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
+                max_steps: int, head) -> list[list[tuple[int, float]]]:
         beams = max(self.num_beams or num_results, 1)
         hidden, mask = encode(backbone, queries, self.max_query_length)
         nq = len(queries)
@@ -51,11 +61,16 @@ class ConstrainedBeamSearch:
         for _ in range(max_steps):
             if not (states >= 0).any():
                 break
-            logp = torch.log_softmax(decoder.step(step_tokens) / self.temperature, dim=-1)
+            logits = decoder.step(step_tokens)
+            if self.temperature != 1.0:
+                logits = logits / self.temperature
             # only the allowed continuations are candidates: a few per beam, not the vocabulary
-            # (read on the model's device: only they, not rows × vocabulary, cross to the CPU)
+            # (read on the model's device: only they, not rows × vocabulary, cross to the CPU);
+            # log P = logit − logsumexp, without materialising a log-softmax of every row
             rows, tokens, nxt = trie.allowed_edges(states)
-            picked = logp[torch.from_numpy(rows).to(logp.device), torch.from_numpy(tokens).to(logp.device)]
+            columns = tokens if head is None else head.columns(tokens)
+            r = torch.from_numpy(rows).to(logits.device)
+            picked = logits[r, torch.from_numpy(columns).to(logits.device)] - torch.logsumexp(logits, dim=-1)[r]
             cand = flat_scores[rows] + picked.cpu().numpy()
             query_of = rows // beams
             order = np.lexsort((-cand, query_of))  # by query, best first

@@ -13,6 +13,7 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
+from pt_genret.docid_head import compact_logits
 
 
 @torch.inference_mode()
@@ -63,10 +64,11 @@ def teacher_forced_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torc
     start = torch.full((len(targets), 1), backbone.decoder_start_token_id, device=hidden.device)
     shifted = labels[:, :-1]
     dec_in = torch.cat([start, torch.where(shifted < 0, backbone.pad_token_id, shifted)], dim=1)
-    logits = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
-                            decoder_input_ids=dec_in, use_cache=False).logits.float()
-    logp = torch.log_softmax(logits, dim=-1)
-    picked = logp.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    with compact_logits(backbone.model) as head:  # the docid head's columns only, where there is one
+        logits = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                                decoder_input_ids=dec_in, use_cache=False).logits.float()
+    columns = labels if head is None else head.columns(labels)
+    picked = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return (picked * (labels != -100)).sum(-1)
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import BaseModelOutput
 
+from pt_genret.docid_head import OUTSIDE, installed
 from pt_genret.backbone import Backbone
 
 
@@ -296,6 +297,7 @@ class OutputHead:
     transform: Callable[[torch.Tensor], torch.Tensor]
     weight: torch.Tensor
     bias: torch.Tensor | None
+    allowed: torch.Tensor | None = None  # a docid head's tokens (a vocabulary mask); None: every token
 
     def __call__(self, h: torch.Tensor, vocab: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of ``vocab`` (token ids; all when ``None``) for the top decoder layer's output ``h``."""
@@ -304,6 +306,9 @@ class OutputHead:
         out = x @ weight.T
         if self.bias is not None:
             out = out + (self.bias if vocab is None else self.bias[vocab])
+        if self.allowed is not None:  # as the model's docid head does outside its tokens
+            allowed = (self.allowed if vocab is None else self.allowed[vocab]).to(out.device)
+            out = out.masked_fill(~allowed, OUTSIDE)
         return out
 
 
@@ -317,13 +322,19 @@ def output_head(model: nn.Module, sites: list[FFNSite], layer: int) -> OutputHea
     if layer != len(sites) - 1:
         return None
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    head = installed(model)
+    allowed = None
+    if head is not None:
+        allowed = torch.zeros(model.get_output_embeddings().out_features, dtype=torch.bool)
+        allowed[head.ids] = True
     if decoder is not None and hasattr(decoder, "cls"):  # BertLMHeadModel decoder
         predictions = decoder.cls.predictions
-        return OutputHead(predictions.transform, predictions.decoder.weight, predictions.decoder.bias)
+        return OutputHead(predictions.transform, predictions.decoder.weight, predictions.decoder.bias, allowed)
     if decoder is not None and hasattr(decoder, "final_layer_norm") and hasattr(model, "lm_head"):  # T5
         scale = getattr(model.config, "scale_decoder_outputs", getattr(model.config, "tie_word_embeddings", True))
         factor = model.config.d_model ** -0.5 if scale else 1.0
-        return OutputHead(lambda h: decoder.final_layer_norm(h) * factor, model.lm_head.weight, model.lm_head.bias)
+        return OutputHead(lambda h: decoder.final_layer_norm(h) * factor, model.lm_head.weight, model.lm_head.bias,
+                          allowed)
     return None
 
 

@@ -113,6 +113,7 @@ class GenUpdater(pt.Indexer):
         if scheme.kind == "codes":  # after assign: new documents may need new code tokens
             backbone.ensure_codes(scheme.num_codes())
         docids, tokens = spell_unique(scheme, backbone, docids, taken={tuple(t) for t in table.tokens})
+        backbone.grow_head({t for ts in tokens for t in ts})  # new documents may bring new docid tokens
         trie = _grow(PrefixTrie.load(os.path.join(old.path, "trie.npz")), backbone.vocab_size, table)
         live_before = _live(trie)
         trie.insert(tokens)
