@@ -9,6 +9,8 @@ Layout::
     ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
     scheme/               the fitted docid scheme (JSON + numeric arrays)
     pseudo_queries.jsonl  the documents' pseudo-queries and indexing-example texts (replayed or preserved by updates)
+    heldout_queries.jsonl pseudo-queries held out of training for validation (docno, query)
+    training_curve.png    loss and validation score per epoch of a budgeted build
     edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
 
 Updates (:meth:`GenIndex.updater`, :meth:`GenIndex.remove`) write a new generation of the
@@ -39,12 +41,14 @@ from pt_genret.documents import collect_documents, full_texts
 from pt_genret.ngram_views import (NgramView, build_views, load_views, ngram_examples, save_views, tokenise_views,
                                    view_markers)
 from pt_genret.queries import get_query_generator
+from pt_genret.distillation import RankingTargets
 from pt_genret.docid_head import HEADS
 from pt_genret.training import Budget, TrainConfig, build_examples, index_source, seed_everything, train
 from pt_genret.validation import DecodingValidator, hold_out, plot_curve
 
 FORMAT_VERSION = 1
 PSEUDO_QUERIES = "pseudo_queries.jsonl"
+HELD_OUT = "heldout_queries.jsonl"  # the pseudo-queries a budgeted build validated on (not trained on)
 REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "scheme")
 
 
@@ -191,6 +195,10 @@ class GenIndexer(pt.Indexer):
         patience, validation_queries: early stopping, and how many pseudo-queries are held out
             of training and decoded after each epoch of a budgeted build.
         valid_topics, valid_qrels: real dev queries to validate on instead (nDCG@10).
+        teacher: any PyTerrier retrieval pipeline over the same corpus (BM25, dense,
+            ``rrf(bm25, dense)``): run over the training queries, its top ``teacher_k`` docids
+            add a listwise ranking loss (weight ``distill_weight``) on ``distill_share`` of each
+            batch's queries (:mod:`pt_genret.distillation`).
         output_head: ``"docid"`` (default): the model scores only the tokens docids use, which
             the trie restricts decoding to anyway (2-3x cheaper training steps); ``"full"``: the
             whole vocabulary, as HF models do.
@@ -208,7 +216,8 @@ class GenIndexer(pt.Indexer):
                  overwrite: bool = False, verbose: bool = True, device: str | None = None,
                  max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
-                 output_head: str = "docid") -> None:
+                 output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 10,
+                 distill_weight: float = 1.0, distill_share: float = 0.25) -> None:
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
         self.backbone_name = backbone
@@ -227,6 +236,12 @@ class GenIndexer(pt.Indexer):
                                   max_minutes=max_minutes, patience=patience, validation_queries=validation_queries)
         self.valid_topics, self.valid_qrels = valid_topics, valid_qrels
         self.output_head = output_head
+        if teacher is not None and not 0 < distill_share <= 1:
+            raise ValueError(f"distill_share must be in (0, 1], got {distill_share}")
+        if teacher is not None and teacher_k < 1:
+            raise ValueError(f"teacher_k must be >= 1, got {teacher_k}")
+        self.teacher, self.teacher_k = teacher, teacher_k
+        self.distill_weight, self.distill_share = distill_weight, distill_share
         self.scheme_options = scheme_options or {}
         self.backbone_options = backbone_options or {}
         self.overwrite = overwrite
@@ -279,8 +294,15 @@ class GenIndexer(pt.Indexer):
         counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
         examples, budget = self._budget(examples, table, trie if scheme.kind != "ngrams" else None,
                                         extra["max_docid_length"] + 1, started)
+        ranking = None
+        if self.teacher is not None and scheme.kind != "ngrams":
+            teacher_started = time.time()
+            ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
+                                                  self.distill_weight, self.distill_share, seed, self.verbose)
+            if budget.seconds is not None:  # the teacher's time comes out of the budget
+                budget.seconds = max(1.0, budget.seconds - (time.time() - teacher_started))
         losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose,
-                       budget=budget)
+                       budget=budget, ranking=ranking)
 
         meta = {
             "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
@@ -293,13 +315,17 @@ class GenIndexer(pt.Indexer):
             "examples": counts,
             "epoch_losses": losses, **extra,
             "output_head": "docid" if backbone.head is not None else "full",
+            "distillation": None if ranking is None else {
+                "teacher": repr(self.teacher)[:500], "teacher_k": self.teacher_k, "weight": self.distill_weight,
+                "share": self.distill_share, "queries_with_lists": len(ranking)},
             "training": {"curve": budget.curve, "best_epoch": budget.best_epoch, "stopped": budget.stopped,
                          "held_out": sum(counts.values()) - len(examples),
                          "validation": self._validation_name(budget)},
             "built_with": _versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs))
+        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs,
+                                                                  self._held_out))
         shutil.rmtree(checkpoints, ignore_errors=True)
         return GenIndex(path, device=self.device, verbose=self.verbose)
 
@@ -310,6 +336,7 @@ class GenIndexer(pt.Indexer):
         ``max_minutes`` (less a reserve for saving), and a validator over held-out pseudo-queries
         or the dev queries (docid indexes only; n-gram indexes train to the budget alone)."""
         minutes = self.config.max_minutes
+        self._held_out = None
         if minutes is None:
             return examples, Budget()
         seconds = minutes * 60 - (time.time() - started) - SAVE_RESERVE_SECONDS
@@ -326,6 +353,8 @@ class GenIndexer(pt.Indexer):
                 qrels = pd.DataFrame({"qid": queries["qid"], "docno": [doc_of[tuple(examples[i].target)] for i in held],
                                       "label": 1})
                 validate = DecodingValidator(trie, queries, qrels, max_steps, measure="RR@10")
+                self._held_out = pd.DataFrame({"docno": [table.docnos[d] for d in qrels["docno"]],
+                                               "query": queries["query"]})
                 keep = np.ones(len(examples), dtype=bool)
                 keep[held] = False
                 examples = [e for e, k in zip(examples, keep) if k]
@@ -366,7 +395,7 @@ def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],
 
 
 def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_constraint,
-          scheme: DocIdScheme, docs: pd.DataFrame) -> None:
+          scheme: DocIdScheme, docs: pd.DataFrame, held_out: pd.DataFrame | None = None) -> None:
     backbone.save(os.path.join(folder, "model"))
     table.save(os.path.join(folder, "docids.jsonl"))
     save_constraint(folder)  # trie.npz, or ngrams/<view>.npz
@@ -374,6 +403,8 @@ def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_c
     if "querygen" in docs.columns:
         with open(os.path.join(folder, PSEUDO_QUERIES), "w", encoding="utf8") as f:
             write_pseudo_queries(f, docs)
+    if held_out is not None and len(held_out):  # never trained on: for fitting what sits on top of GR
+        held_out.to_json(os.path.join(folder, HELD_OUT), orient="records", lines=True, force_ascii=False)
     with open(os.path.join(folder, "pt_meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     curve = meta.get("training", {}).get("curve", [])

@@ -19,6 +19,7 @@ the GR model run once for the training queries, not once per grid value. Without
 from __future__ import annotations
 
 import math
+import os
 from numbers import Real
 
 import ir_measures
@@ -28,7 +29,7 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 
 from pt_genret.baselines import RestoreQuery
-from pt_genret.index import GenIndex, read_pseudo_queries
+from pt_genret.index import HELD_OUT, GenIndex, read_pseudo_queries
 from pt_genret.retriever import GenRetriever
 
 __all__ = ["ScoreInterpolation", "normalise_scores", "pseudo_query_topics", "DEFAULT_GRID"]
@@ -299,13 +300,17 @@ def pseudo_query_topics(index: GenIndex | str, n: int | None = 200,
 
     The sample is seeded and spread over documents (one query per document first, then more per
     document while ``n`` is not reached); ``n=None`` takes them all. Documents removed from the
-    index are skipped. The GR model was trained on these queries, so they flatter GR: an
-    ``alpha`` fitted on them leans towards GR more than one fitted on held-out queries would.
+    index are skipped. When the index holds pseudo-queries that its build held out of training
+    (``heldout_queries.jsonl``, written by a budgeted build), only those are used: the model never
+    saw them, so they do not flatter GR. Otherwise the GR model was trained on these queries, and
+    an ``alpha`` fitted on them leans towards GR.
     """
     index = index if isinstance(index, GenIndex) else GenIndex(index)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive integer or None, got {n!r}")
-    rows = read_pseudo_queries(index.path)
+    held_out = os.path.join(index.path, HELD_OUT)
+    rows = (pd.read_json(held_out, lines=True, dtype=False) if os.path.exists(held_out)
+            else read_pseudo_queries(index.path))
     if len(rows):
         table = index.table()
         rows = rows.assign(docno=rows["docno"].astype(str), query=rows["query"].astype(str))

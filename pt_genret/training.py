@@ -17,7 +17,7 @@ import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
 from pt_genret.docid_head import compact_logits
+
+if TYPE_CHECKING:
+    from pt_genret.distillation import RankingTargets
 from pt_genret.documents import full_texts
 
 
@@ -109,7 +112,8 @@ class _Collate:
         batch = [self.examples[i] for i in idx]
         enc = self.tok([e.source for e in batch], padding=True, truncation=True, max_length=self.max_len,
                        return_tensors="pt")
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": _labels(batch)}
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": _labels(batch),
+                "rows": torch.tensor(idx)}
 
 
 class _CollateFrozen:
@@ -126,7 +130,7 @@ class _CollateFrozen:
         for j, s in enumerate(states):
             hidden[j, :len(s)], mask[j, :len(s)] = s.float(), 1
         return {"encoder_outputs": BaseModelOutput(last_hidden_state=hidden), "attention_mask": mask,
-                "labels": _labels([self.examples[i] for i in idx])}
+                "labels": _labels([self.examples[i] for i in idx]), "rows": torch.tensor(idx)}
 
 
 @torch.inference_mode()
@@ -179,7 +183,7 @@ def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -
     labels = batch["labels"]
     dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
     dec_in = torch.where(dec_in < 0, pad, dec_in)
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "rows")}
     with compact_logits(head_model) as head:
         logits = model(**inputs, decoder_input_ids=dec_in).logits
     target = labels if head is None else head.columns(labels)
@@ -187,12 +191,13 @@ def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -
 
 
 def train(backbone: Backbone, examples: list[Example], config: TrainConfig, checkpoint_dir: str | None = None,
-          verbose: bool = True, budget: Budget | None = None) -> list[float]:
+          verbose: bool = True, budget: Budget | None = None, ranking: "RankingTargets | None" = None) -> list[float]:
     """Fine-tune ``backbone`` on ``examples``; returns the mean loss of each epoch.
 
     With ``checkpoint_dir``, each finished epoch is saved there and a later call with the same
     directory continues after the last saved epoch. With ``budget``, training stops when its
-    time runs out or validation stops improving (see :class:`Budget`).
+    time runs out or validation stops improving (see :class:`Budget`). With ``ranking`` (a
+    teacher's lists, :mod:`pt_genret.distillation`), a listwise ranking loss is added.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -254,6 +259,8 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose)
         for batch in bar:
             loss = seq2seq_loss(model, head_model, batch, backbone.decoder_start_token_id, backbone.pad_token_id)
+            if ranking is not None:
+                loss = loss + _ranking_term(model, head_model, batch, ranking, schedule.last_epoch, backbone)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -297,6 +304,23 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     if budget.validate is not None and budget.best_epoch and budget.best_epoch != len(losses):
         _restore_best(backbone.model, best_state, checkpoint_dir)
     return losses
+
+
+def _ranking_term(model, head_model, batch: dict, ranking, step: int, backbone: Backbone) -> torch.Tensor:
+    """``ranking.weight`` × the listwise loss of the batch rows the teacher's lists pick this step."""
+    from pt_genret.distillation import ranking_loss
+
+    picked = ranking.pick(batch["rows"].tolist(), step)
+    if not picked:
+        return torch.zeros(())
+    if "encoder_outputs" in batch:
+        hidden = batch["encoder_outputs"].last_hidden_state
+    else:
+        hidden = head_model.get_encoder()(input_ids=batch["input_ids"],
+                                          attention_mask=batch["attention_mask"]).last_hidden_state
+    return ranking.weight * ranking_loss(model, head_model, hidden, batch["attention_mask"], picked,
+                                         ranking.doc_tokens, backbone.decoder_start_token_id, backbone.pad_token_id,
+                                         ranking.temperature)
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:

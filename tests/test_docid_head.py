@@ -140,6 +140,13 @@ def test_budgeted_build_validates_keeps_best_and_records_the_curve(tmp_path):
     assert index.meta["examples"]["query"] == training["held_out"] + sum(
         1 for _ in range(index.meta["examples"]["query"] - training["held_out"]))
     assert os.path.exists(os.path.join(index.path, "training_curve.png"))
+    # the held-out pseudo-queries are kept, and fitting on top of GR uses them (never trained on)
+    from pt_genret.interpolation import pseudo_query_topics
+
+    held = pd.read_json(os.path.join(index.path, "heldout_queries.jsonl"), lines=True, dtype=False)
+    assert len(held) == training["held_out"]
+    topics, qrels = pseudo_query_topics(index, n=1000)
+    assert set(topics["query"]) == set(held["query"]) and set(qrels["docno"]) <= set(held["docno"])
 
 
 def test_budget_stops_training_in_time(tmp_path):

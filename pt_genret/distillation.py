@@ -1,0 +1,148 @@
+"""Distillation from any PyTerrier pipeline: a ranking loss over a teacher's top-k docids.
+
+Generation training teaches the model to write *a* relevant docid; it never says which of the
+docids it also writes should come first. RIPOR, DDRO and LTRGR all learn that order from a
+ranker's signal. Here the teacher is any PyTerrier retrieval pipeline over the same corpus
+(BM25, a dense retriever, ``rrf(bm25, dense)``): it runs once over the training queries (pseudo
+and real), and each training query then carries a list ``[its own document] + the teacher's
+top-k others``. Besides the generation loss, the model is trained with a listwise loss over the
+docids' exact log-likelihoods:
+
+    L_rank = − Σ_j w_j · log softmax_j( log P(docid_j | q) ),   w_j ∝ exp(−j / τ)
+
+i.e. a cross-entropy between a rank-discounted target (the query's own document first, then
+the teacher's order) and the model's distribution restricted to the list (ListNet over
+sequence log-likelihoods). Each list also holds a few random documents with target 0, so the
+listed ones must rise above the rest of the corpus, not only share the mass among themselves.
+To keep a step's cost bounded, only ``share`` of each batch's query examples get the loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyterrier as pt
+import torch
+import torch.nn.functional as F
+from transformers.modeling_outputs import BaseModelOutput
+
+from pt_genret.docid_head import compact_logits
+from pt_genret.queries.filter import sanitise_query
+
+
+def teacher_rankings(teacher: pt.Transformer, queries: list[str], k: int, batch_size: int = 2000,
+                     verbose: bool = True) -> dict[str, list[str]]:
+    """The teacher's top-``k`` docnos of each distinct query text, best first."""
+    unique = sorted({q for q in queries if q.strip()})
+    sent = [sanitise_query(q) for q in unique]
+    out: dict[str, list[str]] = {}
+    batches = range(0, len(unique), batch_size)
+    for start in pt.tqdm(batches, desc="teacher rankings", unit="batch", disable=not verbose):
+        part = [(f"t{start + i}", s) for i, s in enumerate(sent[start:start + batch_size]) if s]
+        if not part:
+            continue
+        res = teacher(pd.DataFrame(part, columns=["qid", "query"]))
+        if len(res):
+            order = "rank" if "rank" in res.columns else "score"
+            res = res.sort_values(["qid", order], ascending=[True, order == "rank"])
+            for qid, docnos in res.groupby("qid", sort=False)["docno"]:
+                out[unique[int(qid[1:])]] = [str(d) for d in docnos.head(k)]
+    return out
+
+
+@dataclass
+class RankingTargets:
+    """For each training example (by index), the document indices of its list (own document first)."""
+
+    lists: dict[int, list[int]] = field(default_factory=dict)
+    doc_tokens: list[list[int]] = field(default_factory=list)  # docid tokens of each document index
+    k: int = 10
+    weight: float = 1.0
+    share: float = 0.25
+    seed: int = 42
+    temperature: float = 1.0  # of the rank-discounted target: lower puts more of it on the own document
+    negatives: int = 4  # random documents added to each list with target weight 0
+
+    @classmethod
+    def from_teacher(cls, teacher: pt.Transformer, examples: list, docnos: list[str], doc_tokens: list[list[int]],
+                     k: int = 10, weight: float = 1.0, share: float = 0.25, seed: int = 42,
+                     verbose: bool = True) -> "RankingTargets":
+        """Run ``teacher`` over the query examples' sources and build their lists."""
+        if not 0 < share <= 1:
+            raise ValueError(f"distillation share must be in (0, 1], got {share}")
+        if k < 1:
+            raise ValueError(f"teacher_k must be >= 1, got {k}")
+        rows = [i for i, e in enumerate(examples) if e.kind in ("query", "train")]
+        ranked = teacher_rankings(teacher, [examples[i].source for i in rows], k, verbose=verbose)
+        index_of = {d: i for i, d in enumerate(docnos)}
+        doc_of_target = {tuple(t): i for i, t in enumerate(doc_tokens)}
+        lists = {}
+        for i in rows:
+            own = doc_of_target[tuple(examples[i].target)]
+            others = [index_of[d] for d in ranked.get(examples[i].source, []) if d in index_of]
+            lst = [own] + [d for d in others if d != own][:k]
+            if len(lst) > 1:
+                lists[i] = lst
+        return cls(lists, [list(t) for t in doc_tokens], k, weight, share, seed)
+
+    def __len__(self) -> int:
+        return len(self.lists)
+
+    def pick(self, batch_rows: list[int], step: int) -> list[tuple[int, list[int], int]]:
+        """``(row in batch, list, listed)`` of the batch examples that get the ranking loss this step:
+        each list is the example's own document and the teacher's, then ``negatives`` random
+        documents outside it (target weight 0), so the listed documents must rise above others and
+        not only share the mass among themselves; ``listed`` counts the listed ones."""
+        have = [(j, self.lists[i]) for j, i in enumerate(batch_rows) if i in self.lists]
+        take = max(1, int(round(len(have) * self.share))) if have else 0
+        rng = np.random.default_rng([self.seed, step])
+        if take < len(have):
+            have = [have[j] for j in sorted(rng.choice(len(have), size=take, replace=False))]
+        out = []
+        for j, lst in have:
+            listed = set(lst)
+            pool = rng.choice(len(self.doc_tokens), size=min(len(self.doc_tokens), self.negatives + len(lst)),
+                              replace=False)
+            extra = [int(d) for d in pool if int(d) not in listed][:self.negatives]
+            out.append((j, lst + extra, len(lst)))
+        return out
+
+
+def listwise_loss(logp: torch.Tensor, lengths: list[int], temperature: float = 1.0,
+                  listed: list[int] | None = None) -> torch.Tensor:
+    """ListNet cross-entropy of sequence log-likelihoods ``logp`` (flat, one list after another)
+    against rank-discounted targets ``w_j ∝ exp(−j / temperature)`` over each list's first
+    ``listed`` entries (all by default) and 0 for the rest."""
+    losses, start = [], 0
+    for i, n in enumerate(lengths):
+        scores = logp[start:start + n]
+        m = n if listed is None else listed[i]
+        target = torch.zeros_like(scores)
+        target[:m] = torch.softmax(-torch.arange(m, dtype=scores.dtype, device=scores.device) / temperature, 0)
+        losses.append(-(target * F.log_softmax(scores, dim=0)).sum())
+        start += n
+    return torch.stack(losses).mean()
+
+
+def ranking_loss(model, head_model, hidden: torch.Tensor, mask: torch.Tensor, picked: list[tuple[int, list[int], int]],
+                 doc_tokens: list[list[int]], decoder_start: int, pad: int, temperature: float = 1.0) -> torch.Tensor:
+    """The listwise loss of the picked batch rows: teacher-forced log-likelihood of every docid of
+    each row's list, from that row's encoder states (``hidden``, ``mask``)."""
+    rows = [j for j, lst, _ in picked for _ in lst]
+    targets = [doc_tokens[d] for _, lst, _ in picked for d in lst]
+    width = max(len(t) for t in targets)
+    labels = torch.full((len(targets), width), -100, dtype=torch.long)
+    for i, t in enumerate(targets):
+        labels[i, :len(t)] = torch.tensor(t)
+    labels = labels.to(hidden.device)
+    dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
+    dec_in = torch.where(dec_in < 0, pad, dec_in)
+    index = torch.tensor(rows, device=hidden.device)
+    with compact_logits(head_model) as head:
+        logits = model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden.index_select(0, index)),
+                       attention_mask=mask.index_select(0, index), decoder_input_ids=dec_in).logits.float()
+    columns = labels if head is None else head.columns(labels)
+    picked_logp = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    seq = (picked_logp * (labels != -100)).sum(-1)
+    return listwise_loss(seq, [len(lst) for _, lst, _ in picked], temperature, [m for _, _, m in picked])
