@@ -246,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--output-head", choices=["docid", "full"], default="docid",
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32)
-    i.add_argument("--lr", type=float, default=5e-4)
+    i.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: 2e-3 with a frozen encoder, 5e-4 when the encoder trains)")
     i.add_argument("--seed", type=int, default=42)
     i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
                    help="train only the decoder (default: yes for minilm, no otherwise)")

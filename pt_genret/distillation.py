@@ -146,3 +146,63 @@ def ranking_loss(model, head_model, hidden: torch.Tensor, mask: torch.Tensor, pi
     picked_logp = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
     seq = (picked_logp * (labels != -100)).sum(-1)
     return listwise_loss(seq, [len(lst) for _, lst, _ in picked], temperature, [m for _, _, m in picked])
+
+
+class TeacherDistillation(pt.Estimator):
+    """Distil a teacher's ranking into an existing :class:`~pt_genret.index.GenIndex`.
+
+    ``fit(topics, qrels)`` trains the index's model further on the real training queries (each
+    relevant document is a generation target) and, with ``topics=None``, on the index's saved
+    pseudo-queries, with the generation loss plus the listwise loss over the teacher's lists, for
+    ``epochs`` (or until ``max_minutes``), then replaces the model in the folder and records the
+    phase under ``distillation_phases`` in ``pt_meta.json``. ``transform`` retrieves with the index.
+    """
+
+    def __init__(self, index, teacher: pt.Transformer, teacher_k: int = 10, weight: float = 1.0,
+                 share: float = 0.25, epochs: int = 1, lr: float = 5e-4, batch_size: int = 32,
+                 max_minutes: float | None = None, seed: int = 42, verbose: bool = True) -> None:
+        from pt_genret.index import GenIndex
+
+        if epochs < 1 or batch_size < 1 or not lr > 0:
+            raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {epochs}, {batch_size}, {lr}")
+        self.index = index if isinstance(index, GenIndex) else GenIndex(index)
+        self.teacher, self.teacher_k, self.weight, self.share = teacher, teacher_k, weight, share
+        self.epochs, self.lr, self.batch_size, self.max_minutes = epochs, lr, batch_size, max_minutes
+        self.seed, self.verbose = seed, verbose
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        return self.index.retriever()(inp)
+
+    def fit(self, topics: pd.DataFrame | None = None, qrels: pd.DataFrame | None = None, *args) -> "TeacherDistillation":
+        from pt_genret.index import read_saved_examples
+        from pt_genret.ltr import save_model_phase
+        from pt_genret.training import Budget, Example, TrainConfig, train
+
+        index = self.index
+        if index.is_ngram:
+            raise ValueError(f"{index.path!r} is an n-gram index: distillation needs docids")
+        table, backbone = index.table(), index.backbone()
+        tokens = dict(zip(table.docnos, table.tokens))
+        if topics is not None and qrels is not None:
+            qrels = qrels.assign(qid=qrels["qid"].astype(str), docno=qrels["docno"].astype(str))
+            rel = qrels[qrels["label"] > 0].merge(topics.assign(qid=topics["qid"].astype(str))[["qid", "query"]],
+                                                  on="qid")
+            examples = [Example(q, tokens[d], "train") for q, d in zip(rel["query"], rel["docno"]) if d in tokens]
+        else:
+            queries, _ = read_saved_examples(index.path)
+            examples = [Example(q, tokens[d], "query") for d, q in zip(queries["docno"], queries["query"])
+                        if d in tokens]
+        if not examples:
+            raise ValueError("no training queries with a document in the index: pass topics and qrels, "
+                             "or build the index with pseudo-queries")
+        ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
+                                              self.weight, self.share, self.seed, self.verbose)
+        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                             freeze_encoder=bool(index.meta["train"].get("freeze_encoder")))
+        budget = Budget(seconds=None if self.max_minutes is None else self.max_minutes * 60)
+        losses = train(backbone, examples, config, verbose=self.verbose, budget=budget, ranking=ranking)
+        save_model_phase(index, backbone, "distillation_phases", {
+            "teacher": repr(self.teacher)[:500], "teacher_k": self.teacher_k, "weight": self.weight,
+            "share": self.share, "epochs": len(losses), "lr": self.lr, "seed": self.seed,
+            "queries": len(examples), "queries_with_lists": len(ranking), "epoch_losses": losses})
+        return self

@@ -188,7 +188,8 @@ class GenIndexer(pt.Indexer):
         num_pseudo_queries: pseudo-queries per document.
         train_topics, train_qrels: optional real training queries (``qid, query``; ``qid, docno, label``).
         epochs, batch_size, lr, max_source_length, seed: training settings; ``epochs`` is a cap
-            when ``max_minutes`` is set (default 100 then, else 10).
+            when ``max_minutes`` is set (default 100 then, else 10); ``lr`` defaults to 2e-3 with a
+            frozen encoder (only the small decoder trains) and 5e-4 otherwise.
         max_minutes: the build's time budget in minutes (default 30): training stops before it
             runs out, or earlier when the validation score has not improved for ``patience``
             epochs, and keeps the best epoch. ``None`` trains exactly ``epochs`` epochs.
@@ -211,7 +212,7 @@ class GenIndexer(pt.Indexer):
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
                  query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 5,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
-                 epochs: int | None = None, batch_size: int = 32, lr: float = 5e-4, max_source_length: int = 64,
+                 epochs: int | None = None, batch_size: int = 32, lr: float | None = None, max_source_length: int = 64,
                  seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,
                  overwrite: bool = False, verbose: bool = True, device: str | None = None,
                  max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
@@ -230,9 +231,11 @@ class GenIndexer(pt.Indexer):
             raise ValueError(f"max_minutes must be > 0 (or None for a fixed number of epochs), got {max_minutes}")
         if epochs is None:
             epochs = 100 if max_minutes is not None else 10
+        frozen = (backbone == "minilm") if freeze_encoder is None else freeze_encoder
+        if lr is None:  # a decoder trained alone on a frozen encoder takes a higher rate (see docs/training.md)
+            lr = 2e-3 if frozen else 5e-4
         self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
-                                  max_source_length=max_source_length, seed=seed,
-                                  freeze_encoder=(backbone == "minilm") if freeze_encoder is None else freeze_encoder,
+                                  max_source_length=max_source_length, seed=seed, freeze_encoder=frozen,
                                   max_minutes=max_minutes, patience=patience, validation_queries=validation_queries)
         self.valid_topics, self.valid_qrels = valid_topics, valid_qrels
         self.output_head = output_head

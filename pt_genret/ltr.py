@@ -109,20 +109,26 @@ class LTRGR(pt.Estimator):
 
     def _save(self, history: list[float], num_queries: int) -> None:
         """Swap the fine-tuned model into the index folder and record the phase in its metadata."""
-        path = self.index.path
-        tmp = tempfile.mkdtemp(prefix=".model-tmp-", dir=path)
-        self.index.backbone().save(tmp)
-        old = os.path.join(path, ".model-old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(os.path.join(path, "model"), old)
-        os.rename(tmp, os.path.join(path, "model"))
-        shutil.rmtree(old, ignore_errors=True)
-        meta = dict(self.index.meta)
-        meta.setdefault("ltr", []).append({"top_k": self.top_k, "margin": self.margin, "alpha": self.alpha,
-                                           "epochs": self.epochs, "lr": self.lr, "seed": self.seed,
-                                           "queries": num_queries, "epoch_losses": history})
-        meta_tmp = os.path.join(path, "pt_meta.json.tmp")
-        with open(meta_tmp, "w") as f:
-            json.dump(meta, f, indent=1)
-        os.replace(meta_tmp, os.path.join(path, "pt_meta.json"))
-        self.index._cache.pop("meta", None)
+        save_model_phase(self.index, self.index.backbone(), "ltr", {
+            "top_k": self.top_k, "margin": self.margin, "alpha": self.alpha, "epochs": self.epochs, "lr": self.lr,
+            "seed": self.seed, "queries": num_queries, "epoch_losses": history})
+
+
+def save_model_phase(index: GenIndex, backbone, key: str, record: dict) -> None:
+    """Replace ``index``'s model by ``backbone``'s weights and append ``record`` to ``key`` in its
+    metadata (a training phase after the build: LTRGR, distillation)."""
+    path = index.path
+    tmp = tempfile.mkdtemp(prefix=".model-tmp-", dir=path)
+    backbone.save(tmp)
+    old = os.path.join(path, ".model-old")
+    shutil.rmtree(old, ignore_errors=True)
+    os.rename(os.path.join(path, "model"), old)
+    os.rename(tmp, os.path.join(path, "model"))
+    shutil.rmtree(old, ignore_errors=True)
+    meta = dict(index.meta)
+    meta.setdefault(key, []).append(record)
+    meta_tmp = os.path.join(path, "pt_meta.json.tmp")
+    with open(meta_tmp, "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(meta_tmp, os.path.join(path, "pt_meta.json"))
+    index._cache.pop("meta", None)

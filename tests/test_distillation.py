@@ -89,3 +89,23 @@ def test_build_with_a_teacher_ranks_the_teachers_documents_higher(tmp_path):
     assert rank_of_second(with_teacher) < rank_of_second(without)
     hits = with_teacher[with_teacher["rank"] < 5]
     assert (hits["qid"] == hits["docno"]).sum() >= 0.8 * len(docs)  # the own document stays near the top
+
+
+def test_distillation_estimator_on_an_existing_index(tmp_path):
+    from pt_genret.distillation import TeacherDistillation
+    from pt_genret.index import GenIndex
+
+    docs = make_docs(per_topic=3, seed=4)
+    index = build_tiny_index(tmp_path / "idx.gr", docs, scheme="title", epochs=6)
+    before = {k: v.clone() for k, v in index.backbone().model.state_dict().items()}
+    bm25 = bm25_pisa(docs, tmp_path / "pisa", num_results=10)
+    est = TeacherDistillation(index, bm25, teacher_k=3, share=1.0, epochs=2, lr=1e-3, verbose=False).fit()
+    reloaded = GenIndex(index.path)
+    phase = reloaded.meta["distillation_phases"][-1]
+    assert phase["epochs"] == 2 and phase["queries_with_lists"] > 0 and len(phase["epoch_losses"]) == 2
+    after = reloaded.backbone().model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # the saved model changed
+    topics = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] for d in docs]})
+    assert len(est.transform(topics)) > 0
+    with pytest.raises(ValueError, match="epochs"):
+        TeacherDistillation(index, bm25, epochs=0)
