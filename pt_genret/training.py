@@ -218,9 +218,14 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
     plan = {"total": steps_per_epoch * config.epochs}
-    warmup = max(1, int(config.warmup_ratio * plan["total"]))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (plan["total"] - s) / max(1, plan["total"] - warmup)))
+
+    def rate(step: int) -> float:
+        """Linear warm-up over ``warmup_ratio`` of the planned steps, then linear decay to zero at
+        the end of the plan (both follow the plan when a budget re-plans it)."""
+        warmup = max(1, int(config.warmup_ratio * plan["total"]))
+        return min(1.0, (step + 1) / warmup) * max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     fingerprint = examples_fingerprint(examples)
     state = _resume(checkpoint_dir, model, optimizer, schedule, config, fingerprint)
     start_epoch, losses = state["epoch"], state["losses"]

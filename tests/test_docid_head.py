@@ -156,6 +156,8 @@ def test_budget_stops_training_in_time(tmp_path):
                              validation_queries=10)
     training = index.meta["training"]
     assert training["stopped"] == "budget" and len(training["curve"]) < 500
+    rates = [c["lr"] for c in training["curve"]]
+    assert all(b <= a for a, b in zip(rates[1:], rates[2:]))  # planned after epoch 1: then only decaying
     assert index.meta["build_seconds"] < 0.4 * 60 + 15
 
 
