@@ -1,7 +1,7 @@
 """Build every GR preset on one collection and compare them with BM25 in one ``pt.Experiment``.
 
-    python examples/compare_families.py ../shared/data/cranfield --epochs 10 --out runs/families
-    python examples/compare_families.py quickstart --epochs 15
+    python examples/compare_families.py ../shared/data/cranfield --time-budget 30 --out runs/families
+    python examples/compare_families.py quickstart --time-budget 2
 
 Each preset (DSI atomic/naive, DSI-SE, NCI, Ultron-URL, Ultron-PQ, TIGER-RQ) is a docid scheme
 and decoder over the same backbone, pseudo-queries and training budget, so rows differ only in
@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS),
                         help="comma-separated preset names ('' for BM25 alone, e.g. to build its index first)")
     parser.add_argument("--backbone", default="minilm")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--time-budget", type=float, default=30.0, metavar="MIN",
+                        help="every preset's build budget in minutes (default: %(default)s; 0: exactly --epochs)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (a cap under --time-budget)")
     parser.add_argument("--num-pseudo-queries", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--metrics", default="nDCG@10,R@100,Success@10,RR@10")
@@ -57,6 +59,7 @@ def main() -> None:
         path = os.path.join(out, name)
         if not GenIndex(path).built():
             preset_indexer(path, name, backbone=args.backbone, epochs=args.epochs, seed=args.seed,
+                           max_minutes=args.time_budget if args.time_budget > 0 else None,
                            num_pseudo_queries=args.num_pseudo_queries, **train).index(docs)
         with open(os.path.join(path, "pt_meta.json")) as f:  # the budget of the row (also for a copied run)
             meta = json.load(f)
@@ -68,7 +71,9 @@ def main() -> None:
             valid = set(GenIndex(path).table().docnos)
             assert set(run["docno"]) <= valid and not run.duplicated(["qid", "docno"]).any(), name
             pt.io.write_results(run, saved)
-        budgets.append(f"{name}: scheme={meta['scheme']} backbone={meta['backbone']} epochs={meta['train']['epochs']} "
+        trained = len(meta.get("epoch_losses", [])) or meta["train"]["epochs"]
+        budgets.append(f"{name}: scheme={meta['scheme']} backbone={meta['backbone']} epochs={trained} "
+                       f"(budget {meta['train'].get('max_minutes')} min) "
                        f"examples={meta['examples']} build={meta['build_seconds']}s")
         systems.append(pt.Transformer.from_df(run, uniform=True))
         names.append(name)

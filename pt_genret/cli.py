@@ -19,6 +19,7 @@ def _quiet_logs() -> None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     from pt_genret.datasets import load_dataset
+    from pt_genret.distillation import named_teacher
     from pt_genret.experiment import usable_docs
     from pt_genret.index import GenIndex
 
@@ -30,6 +31,8 @@ def cmd_index(args: argparse.Namespace) -> None:
     if args.valid_split:
         valid_topics, valid_qrels = dataset.get_topics(args.valid_split), dataset.get_qrels(args.valid_split)
     started = time.time()
+    teacher_dir = os.path.abspath(args.index) + ".teacher"
+    teacher = named_teacher(args.teacher, lambda: usable_docs(dataset), teacher_dir)
     index = GenIndex(args.index).indexer(
         scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
@@ -37,8 +40,12 @@ def cmd_index(args: argparse.Namespace) -> None:
         backbone_options=parse_key_values(args.backbone_option, "backbone option"), overwrite=args.overwrite,
         max_minutes=args.time_budget if args.time_budget > 0 else None, patience=args.patience,
         validation_queries=args.validation_queries, valid_topics=valid_topics, valid_qrels=valid_qrels,
-        output_head=args.output_head, verbose=True,
+        output_head=args.output_head, teacher=teacher, teacher_k=args.teacher_k, verbose=True,
     ).index(usable_docs(dataset))
+    if teacher is not None:
+        import shutil
+
+        shutil.rmtree(teacher_dir, ignore_errors=True)  # the teacher's indexes: only needed while building
     meta = index.meta
     training = meta.get("training", {})
     kept = f", kept epoch {training['best_epoch']} ({training['stopped']})" if training.get("validation") else ""
@@ -243,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--validation-queries", type=int, default=200,
                    help="pseudo-queries held out and decoded after each epoch (default: %(default)s)")
     i.add_argument("--valid-split", help="validate on this split's queries and qrels (nDCG@10) instead")
+    i.add_argument("--teacher", choices=["none", "bm25", "dense", "rrf"], default="none",
+                   help="distil the ranking of BM25 (PISA), dense (MiniLM) or RRF of both, built over the corpus "
+                        "beside the index (default: %(default)s)")
+    i.add_argument("--teacher-k", type=int, default=10, help="teacher documents per training query (default: %(default)s)")
     i.add_argument("--output-head", choices=["docid", "full"], default="docid",
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32)

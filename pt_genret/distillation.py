@@ -206,3 +206,43 @@ class TeacherDistillation(pt.Estimator):
             "share": self.share, "epochs": len(losses), "lr": self.lr, "seed": self.seed,
             "queries": len(examples), "queries_with_lists": len(ranking), "epoch_losses": losses})
         return self
+
+
+TEACHERS = ("none", "bm25", "dense", "rrf")  # the teachers the command line builds by name
+
+
+def named_teacher(name: str, corpus_iter_factory, work_dir: str, num_results: int = 100) -> pt.Transformer | None:
+    """A teacher by name over a corpus: ``bm25`` (PISA), ``dense`` (MiniLM, pyterrier_dr),
+    ``rrf`` (both, fused), or ``none``; its indexes are built under ``work_dir`` when it is first
+    called (inside the build, so a budgeted build counts that time). ``corpus_iter_factory()``
+    gives a fresh iterator over the documents."""
+    if name not in TEACHERS:
+        raise ValueError(f"unknown teacher {name!r}; choose one of {TEACHERS}")
+    return None if name == "none" else _NamedTeacher(name, corpus_iter_factory, work_dir, num_results)
+
+
+class _NamedTeacher(pt.Transformer):
+    """A teacher pipeline built on first use (see :func:`named_teacher`)."""
+
+    def __init__(self, name: str, corpus_iter_factory, work_dir: str, num_results: int) -> None:
+        self.name, self.corpus, self.work_dir, self.num_results = name, corpus_iter_factory, work_dir, num_results
+        self._pipeline = None
+
+    def __repr__(self) -> str:
+        return f"teacher({self.name!r}, num_results={self.num_results})"
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        if self._pipeline is None:
+            import os
+
+            from pt_genret.baselines import bm25_pisa, dense_retriever, rrf
+
+            systems = []
+            if self.name in ("bm25", "rrf"):
+                systems.append(bm25_pisa(self.corpus(), os.path.join(self.work_dir, "pisa"),
+                                         num_results=self.num_results))
+            if self.name in ("dense", "rrf"):
+                systems.append(dense_retriever(self.corpus(), os.path.join(self.work_dir, "dense.flex"),
+                                               num_results=self.num_results))
+            self._pipeline = systems[0] if len(systems) == 1 else rrf(*systems, num_results=self.num_results)
+        return self._pipeline(inp)

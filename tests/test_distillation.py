@@ -109,3 +109,16 @@ def test_distillation_estimator_on_an_existing_index(tmp_path):
     assert len(est.transform(topics)) > 0
     with pytest.raises(ValueError, match="epochs"):
         TeacherDistillation(index, bm25, epochs=0)
+
+
+def test_named_teachers(tmp_path):
+    from pt_genret.distillation import named_teacher
+
+    docs = make_docs(per_topic=2, seed=3)
+    assert named_teacher("none", lambda: iter(docs), str(tmp_path)) is None
+    with pytest.raises(ValueError, match="unknown teacher"):
+        named_teacher("bm26", lambda: iter(docs), str(tmp_path))
+    teacher = named_teacher("bm25", lambda: iter(docs), str(tmp_path / "t"))
+    assert not (tmp_path / "t").exists()  # built on first use, inside a build's budget
+    res = teacher(pd.DataFrame({"qid": ["1"], "query": [docs[3]["title"]]}))
+    assert res["docno"].iloc[0] == docs[3]["docno"] and (tmp_path / "t" / "pisa").exists()
