@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--teacher", choices=["none", "bm25", "dense", "rrf"], default="none",
                    help="distil the ranking of BM25 (PISA), dense (MiniLM) or RRF of both, built over the corpus "
                         "beside the index (default: %(default)s)")
-    i.add_argument("--teacher-k", type=int, default=10, help="teacher documents per training query (default: %(default)s)")
+    i.add_argument("--teacher-k", type=int, default=5, help="teacher documents per training query (default: %(default)s)")
     i.add_argument("--output-head", choices=["docid", "full"], default="docid",
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32)

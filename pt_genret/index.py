@@ -197,8 +197,8 @@ class GenIndexer(pt.Indexer):
             of training and decoded after each epoch of a budgeted build.
         valid_topics, valid_qrels: real dev queries to validate on instead (nDCG@10).
         teacher: any PyTerrier retrieval pipeline over the same corpus (BM25, dense,
-            ``rrf(bm25, dense)``): run over the training queries, its top ``teacher_k`` docids
-            add a listwise ranking loss (weight ``distill_weight``) on ``distill_share`` of each
+            ``rrf(bm25, dense)``): run over the training queries, its top ``teacher_k`` (5) docids
+            add a listwise ranking loss (weight ``distill_weight``, 0.5) on ``distill_share`` (0.25) of each
             batch's queries (:mod:`pt_genret.distillation`).
         output_head: ``"docid"`` (default): the model scores only the tokens docids use, which
             the trie restricts decoding to anyway (2-3x cheaper training steps); ``"full"``: the
@@ -217,8 +217,8 @@ class GenIndexer(pt.Indexer):
                  overwrite: bool = False, verbose: bool = True, device: str | None = None,
                  max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
-                 output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 10,
-                 distill_weight: float = 1.0, distill_share: float = 0.25) -> None:
+                 output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 5,
+                 distill_weight: float = 0.5, distill_share: float = 0.25) -> None:
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
         self.backbone_name = backbone
