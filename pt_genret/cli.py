@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
                    help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
     i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
-    i.add_argument("--num-pseudo-queries", type=int, default=5)
+    i.add_argument("--num-pseudo-queries", type=int, default=10, help="pseudo-queries per document (default: %(default)s)")
     i.add_argument("--train-split", help="also train on this split's queries and qrels")
     i.add_argument("--time-budget", type=float, default=30.0, metavar="MIN",
                    help="train until MIN minutes of building are spent or validation stops improving, keeping "

@@ -210,7 +210,7 @@ class GenIndexer(pt.Indexer):
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
-                 query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 5,
+                 query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 10,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
                  epochs: int | None = None, batch_size: int = 32, lr: float | None = None, max_source_length: int = 64,
                  seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,

@@ -155,8 +155,8 @@ def encode_sources(backbone: Backbone, examples: list[Example], max_length: int,
 class Budget:
     """Train to a time budget, validating each epoch and keeping the best epoch's weights.
 
-    ``seconds`` is the training time allowed, all runs of a resumed build together; the run
-    stops before an epoch that would not fit (or inside one, if an epoch alone overruns). With
+    ``seconds`` is the training time allowed, all runs of a resumed build together; the last
+    epoch stops inside, when the time left (less one validation) runs out. With
     ``validate`` (a callable scoring the model, higher is better), each epoch ends with a
     validation score, training stops after ``patience`` epochs without improvement, and the
     best epoch's weights are the ones kept. The learning-rate schedule decays linearly to zero
@@ -242,19 +242,23 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     def elapsed() -> float:
         return spent_before + time.time() - run_started
 
-    def replan(seconds_per_epoch: float) -> None:
-        """Decay the learning rate over the epochs the remaining budget allows (at least the current one)."""
-        if budget.seconds is None or seconds_per_epoch <= 0:
+    def limit() -> float:
+        """The time training may run to: the budget less what validating one epoch takes."""
+        checks = [c["validation_seconds"] for c in budget.curve if "validation_seconds" in c]
+        return budget.seconds - (float(np.mean(checks)) if checks else 0.0)
+
+    def replan(train_seconds_per_epoch: float) -> None:
+        """Decay the learning rate to zero when the time left runs out (at least one more step)."""
+        if budget.seconds is None or train_seconds_per_epoch <= 0:
             return
         done = schedule.last_epoch
-        fits = int((budget.seconds - elapsed()) / seconds_per_epoch * steps_per_epoch)
+        fits = int((limit() - elapsed()) / train_seconds_per_epoch * steps_per_epoch)
         plan["total"] = max(done + 1, min(steps_per_epoch * config.epochs, done + max(fits, 0)))
 
     budget.stopped = "epochs"
     for epoch in range(start_epoch, config.epochs):
-        epoch_times = [c["epoch_seconds"] for c in budget.curve if "epoch_seconds" in c]
-        if budget.seconds is not None and epoch_times and elapsed() + float(np.mean(epoch_times)) > budget.seconds:
-            budget.stopped = "budget"
+        if budget.seconds is not None and (elapsed() >= limit() or schedule.last_epoch >= plan["total"]):
+            budget.stopped = "budget"  # no time left, or the planned decay has ended
             break
         epoch_started = time.time()
         # the order depends on (seed, epoch) only, so resuming reproduces it; the prepared loader
@@ -273,11 +277,12 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             optimizer.zero_grad()
             total_loss, n = total_loss + loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
-            if n == 20 and not epoch_times:  # a first estimate of the epoch's time, for the schedule
+            if n == 20 and not budget.curve:  # a first estimate of an epoch's time, for the schedule
                 replan((time.time() - epoch_started) / n * steps_per_epoch)
-            if budget.seconds is not None and elapsed() > budget.seconds:
-                overrun = True  # an epoch alone outlasts what is left: stop inside it
+            if budget.seconds is not None and (elapsed() > limit() or schedule.last_epoch >= plan["total"]):
+                overrun = True  # the time left ends inside this epoch: stop here, the rate has decayed
                 break
+        train_seconds = time.time() - epoch_started
         losses.append(total_loss / max(n, 1))
         score = None
         if budget.validate is not None:
@@ -290,11 +295,15 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         else:
             budget.best_epoch = epoch + 1
         budget.curve.append({"epoch": epoch + 1, "seconds": round(elapsed(), 1), "loss": losses[-1], "score": score,
-                             "lr": schedule.get_last_lr()[0], "epoch_seconds": round(time.time() - epoch_started, 1)})
+                             "lr": schedule.get_last_lr()[0], "epoch_seconds": round(time.time() - epoch_started, 1),
+                             "train_seconds": round(train_seconds, 1),
+                             "validation_seconds": round(time.time() - epoch_started - train_seconds, 1),
+                             "steps": n})
         if verbose and score is not None:
             print(f"epoch {epoch + 1}: loss {losses[-1]:.3f}, validation {score:.4f} "
                   f"(best {best_score:.4f} at epoch {budget.best_epoch}), {elapsed():.0f}s")
-        replan(float(np.mean([c["epoch_seconds"] for c in budget.curve])))
+        full = [c["train_seconds"] * steps_per_epoch / c["steps"] for c in budget.curve if c.get("steps")]
+        replan(float(np.mean(full)) if full else 0.0)
         if checkpoint_dir:
             _checkpoint(checkpoint_dir, head_model, optimizer, schedule, config, epoch + 1, losses, fingerprint,
                         {"curve": budget.curve, "best_epoch": budget.best_epoch, "seconds": elapsed(),

@@ -72,7 +72,7 @@ def build_tiny_index(path, docs, scheme: str = "title", epochs: int = 2, seed: i
     from pt_genret.index import GenIndex
 
     options = dict(backbone="t5-scratch", backbone_options=dict(TINY_T5), epochs=epochs, batch_size=16,
-                   lr=3e-3, seed=seed, verbose=False, max_minutes=None)
+                   lr=3e-3, seed=seed, verbose=False, max_minutes=None, num_pseudo_queries=5)
     options.update(kwargs)
     return GenIndex(str(path)).indexer(scheme=scheme, **options).index(pd.DataFrame(docs))
 
