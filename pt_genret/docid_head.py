@@ -6,9 +6,9 @@ softmax are most of a step's work. With a docid head installed, the output layer
 logits of the docid tokens (and end of sequence) alone, from the same weights (rows of the tied
 embedding matrix), so the softmax is over what can be written.
 
-The head is a patched ``forward`` of the model's own output ``nn.Linear``, not a new module, so
-checkpoints, tied weights and ``save_pretrained`` are unchanged; the token list is saved beside
-the weights (``docid_head.json``). Two output shapes:
+The head is the model's own output ``nn.Linear`` with its class changed to :class:`DocIdLinear`,
+not a new module, so checkpoints, tied weights and ``save_pretrained`` are unchanged; the token
+list is saved beside the weights (``docid_head.json``). Two output shapes:
 
 * *compact* (inside :func:`compact_logits`): ``(..., H)`` logits, column ``j`` for token
   ``head.ids[j]``. Training and beam search use it; :meth:`DocIdHead.columns` maps token ids
@@ -39,8 +39,11 @@ class DocIdHead:
 
     def __init__(self, ids: Iterable[int], vocab_size: int) -> None:
         ids = np.unique(np.asarray(list(ids), dtype=np.int64))
-        if len(ids) == 0 or ids[0] < 0 or ids[-1] >= vocab_size:
-            raise ValueError(f"a docid head needs token ids in [0, {vocab_size}), got {len(ids)} ids")
+        if len(ids) == 0:
+            raise ValueError("a docid head needs at least one token id")
+        if ids[0] < 0 or ids[-1] >= vocab_size:
+            bad = ids[0] if ids[0] < 0 else ids[-1]
+            raise ValueError(f"docid head token id {bad} is outside the vocabulary [0, {vocab_size})")
         self.vocab_size = int(vocab_size)
         self.ids = torch.from_numpy(ids)
         self.position = np.full(self.vocab_size, -1, dtype=np.int64)
@@ -56,13 +59,17 @@ class DocIdHead:
         ``-100``. A token outside the head raises: the head was built without it."""
         if isinstance(tokens, torch.Tensor):
             pos = self._position_t.to(tokens.device)[tokens.clamp(min=0)]
-            if bool(((pos < 0) & (tokens >= 0)).any()):
-                raise ValueError("a docid token is outside the model's docid head; grow the head with its tokens")
+            outside = (pos < 0) & (tokens >= 0)
+            if bool(outside.any()):
+                raise ValueError(f"token {int(tokens[outside][0])} is outside the model's docid head; "
+                                 "grow the head with its tokens (Backbone.grow_head)")
             return torch.where(tokens < 0, tokens, pos)
         tokens = np.asarray(tokens)
         pos = self.position[np.clip(tokens, 0, None)]
-        if ((pos < 0) & (tokens >= 0)).any():
-            raise ValueError("a docid token is outside the model's docid head; grow the head with its tokens")
+        outside = (pos < 0) & (tokens >= 0)
+        if outside.any():
+            raise ValueError(f"token {int(tokens[outside][0])} is outside the model's docid head; "
+                             "grow the head with its tokens (Backbone.grow_head)")
         return np.where(tokens < 0, tokens, pos)
 
     def grown(self, ids: Iterable[int], vocab_size: int | None = None) -> "DocIdHead":
@@ -87,32 +94,40 @@ class DocIdHead:
             raise ValueError(f"corrupt {path!r}: {e}; rebuild the index") from None
 
 
-def _head_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    head: DocIdHead = self._genret_head
-    ids = head.ids.to(self.weight.device)
-    out = F.linear(x, self.weight.index_select(0, ids),
-                   None if self.bias is None else self.bias.index_select(0, ids))
-    if head.compact:
-        return out
-    full = out.new_full(out.shape[:-1] + (self.out_features,), OUTSIDE)
-    full[..., ids] = out
-    return full
+class DocIdLinear(nn.Linear):
+    """An ``nn.Linear`` output layer computing only its docid head's rows (see the module doc).
+
+    :func:`install` turns the model's own output layer into one by changing its class, so its
+    parameters, ties and state-dict names stay as they are, and it pickles and deep-copies."""
+
+    _genret_head: DocIdHead
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        head = self._genret_head
+        ids = head.ids.to(self.weight.device)
+        out = F.linear(x, self.weight.index_select(0, ids),
+                       None if self.bias is None else self.bias.index_select(0, ids))
+        if head.compact:
+            return out
+        full = out.new_full(out.shape[:-1] + (self.out_features,), OUTSIDE)
+        full[..., ids] = out
+        return full
 
 
 def install(model: nn.Module, head: DocIdHead | None) -> None:
     """Make ``model``'s output layer a docid head (``None`` restores the full vocabulary)."""
     linear = model.get_output_embeddings()
-    if not isinstance(linear, nn.Linear):
-        raise ValueError(f"a docid head needs an nn.Linear output layer, the model has {type(linear).__name__}; "
-                         "build with output_head='full'")
+    if type(linear) not in (nn.Linear, DocIdLinear):
+        raise ValueError(f"a docid head needs a plain nn.Linear output layer, the model has "
+                         f"{type(linear).__name__}; build with output_head='full'")
     if head is None:
-        linear.__dict__.pop("forward", None)
+        linear.__class__ = nn.Linear
         linear.__dict__.pop("_genret_head", None)
         return
     if head.vocab_size != linear.out_features:
         head = DocIdHead(head.ids.numpy(), linear.out_features)
     linear._genret_head = head
-    linear.forward = _head_forward.__get__(linear)
+    linear.__class__ = DocIdLinear
 
 
 def installed(model: nn.Module) -> DocIdHead | None:

@@ -229,6 +229,8 @@ class GenIndexer(pt.Indexer):
             raise ValueError(f"output_head must be one of {HEADS}, got {output_head!r}")
         if max_minutes is not None and not max_minutes > 0:
             raise ValueError(f"max_minutes must be > 0 (or None for a fixed number of epochs), got {max_minutes}")
+        if patience < 1 or validation_queries < 0:
+            raise ValueError(f"patience must be >= 1 and validation_queries >= 0, got {patience}, {validation_queries}")
         if epochs is None:
             epochs = 100 if max_minutes is not None else 10
         frozen = (backbone == "minilm") if freeze_encoder is None else freeze_encoder
@@ -343,9 +345,16 @@ class GenIndexer(pt.Indexer):
         if minutes is None:
             return examples, Budget()
         seconds = minutes * 60 - (time.time() - started) - SAVE_RESERVE_SECONDS
+        if seconds < MIN_TRAIN_SECONDS:
+            raise ValueError(f"the time budget of {minutes:g} min is spent before training "
+                             f"({time.time() - started:.0f} s of preparation); raise max_minutes (--time-budget)")
         validate = None
         if trie is not None and self.valid_topics is not None and self.valid_qrels is not None:
             qrels = self.valid_qrels[self.valid_qrels["docno"].astype(str).isin(set(table.docnos))]
+            qrels = qrels[qrels["label"] > 0]
+            if len(qrels) == 0:
+                raise ValueError("valid_qrels name no relevant document of the index; check the validation "
+                                 "split (--valid-split)")
             qrels = qrels.assign(docno=[table.index_of(str(d)) for d in qrels["docno"]])
             validate = DecodingValidator(trie, self.valid_topics, qrels, max_steps, measure="nDCG@10")
         elif trie is not None and self.config.validation_queries > 0:
@@ -371,6 +380,7 @@ class GenIndexer(pt.Indexer):
 
 
 SAVE_RESERVE_SECONDS = 20.0  # of a build's budget, kept for writing the index folder
+MIN_TRAIN_SECONDS = 5.0  # a budget with less left for training is an error, not an untrained index
 
 
 def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],

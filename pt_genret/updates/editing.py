@@ -307,8 +307,8 @@ class OutputHead:
         if self.bias is not None:
             out = out + (self.bias if vocab is None else self.bias[vocab])
         if self.allowed is not None:  # as the model's docid head does outside its tokens
-            allowed = (self.allowed if vocab is None else self.allowed[vocab]).to(out.device)
-            out = out.masked_fill(~allowed, OUTSIDE)
+            allowed = self.allowed if vocab is None else self.allowed[vocab.to(self.allowed.device)]
+            out = out.masked_fill(~allowed.to(out.device), OUTSIDE)
         return out
 
 
@@ -325,8 +325,9 @@ def output_head(model: nn.Module, sites: list[FFNSite], layer: int) -> OutputHea
     head = installed(model)
     allowed = None
     if head is not None:
-        allowed = torch.zeros(model.get_output_embeddings().out_features, dtype=torch.bool)
-        allowed[head.ids] = True
+        linear = model.get_output_embeddings()
+        allowed = torch.zeros(linear.out_features, dtype=torch.bool, device=linear.weight.device)
+        allowed[head.ids.to(linear.weight.device)] = True
     if decoder is not None and hasattr(decoder, "cls"):  # BertLMHeadModel decoder
         predictions = decoder.cls.predictions
         return OutputHead(predictions.transform, predictions.decoder.weight, predictions.decoder.bias, allowed)

@@ -130,7 +130,7 @@ class GenUpdater(pt.Indexer):
                                   for frame in read_saved_examples(old.path))  # of the live old documents
         ctx = UpdateContext(path=old.path, meta=meta, backbone=backbone, new_docs=docs, new_tokens=new_tokens,
                             new_examples=build_examples(docs, new_tokens), old_queries=old_queries, old_texts=old_texts,
-                            old_tokens=old_tokens, train_config=TrainConfig(**meta["train"]), seed=self.seed,
+                            old_tokens=old_tokens, train_config=update_train_config(meta), seed=self.seed,
                             verbose=self.verbose)
         prepared = time.time()
         info = self.method.update(ctx)
@@ -248,6 +248,19 @@ def _live(trie: PrefixTrie) -> np.ndarray:
     """Boolean mask over document indices: which docids are still allowed."""
     leaves = trie.leaf_of_doc
     return (trie.count[leaves] > 0) & (trie.doc[leaves] == np.arange(len(leaves)))
+
+
+UPDATE_MAX_EPOCHS = 10
+
+
+def update_train_config(meta: dict) -> TrainConfig:
+    """The training settings updates start from: the build's, with as many epochs as the build
+    trained (at most :data:`UPDATE_MAX_EPOCHS`; a budgeted build's ``epochs`` is only a cap) and
+    no time budget."""
+    config = {k: v for k, v in meta["train"].items() if k in TrainConfig.__dataclass_fields__}
+    trained = len(meta.get("epoch_losses") or []) or int(config.get("epochs", UPDATE_MAX_EPOCHS))
+    config.update(epochs=min(trained, UPDATE_MAX_EPOCHS), max_minutes=None)
+    return TrainConfig(**config)
 
 
 def _grow(trie: PrefixTrie, vocab_size: int, table: DocIdTable) -> PrefixTrie:
