@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
-from pt_genret.docid_head import compact_logits
+from pt_genret.decoding.model_calls import padded_labels, token_logprobs
 from pt_genret.queries.filter import sanitise_query
 
 
@@ -131,23 +131,15 @@ def ranking_loss(model, head_model, hidden: torch.Tensor, mask: torch.Tensor, pi
     each row's list, from that row's encoder states (``hidden``, ``mask``)."""
     rows = [j for j, lst, _ in picked for _ in lst]
     targets = [doc_tokens[d] for _, lst, _ in picked for d in lst]
-    width = max(len(t) for t in targets)
-    labels = torch.full((len(targets), width), -100, dtype=torch.long)
-    for i, t in enumerate(targets):
-        labels[i, :len(t)] = torch.tensor(t)
-    labels = labels.to(hidden.device)
-    dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
-    dec_in = torch.where(dec_in < 0, pad, dec_in)
+    labels = padded_labels(targets).to(hidden.device)
     index = torch.tensor(rows, device=hidden.device)
-    with compact_logits(head_model) as head:
-        logits = model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden.index_select(0, index)),
-                       attention_mask=mask.index_select(0, index), decoder_input_ids=dec_in).logits.float()
-    columns = labels if head is None else head.columns(labels)
-    picked_logp = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+    picked_logp = token_logprobs(model, head_model, labels, decoder_start, pad,
+                                 encoder_outputs=BaseModelOutput(last_hidden_state=hidden.index_select(0, index)),
+                                 attention_mask=mask.index_select(0, index))
     valid = labels != -100
     # per-token mean: a list's log-likelihoods span tens of nats, and a softmax over raw sums would
     # ask for the teacher's documents in proportions that fight the generation loss (seen: loss 19)
-    seq = (picked_logp * valid).sum(-1) / valid.sum(-1)
+    seq = picked_logp.sum(-1) / valid.sum(-1)
     return listwise_loss(seq, [len(lst) for _, lst, _ in picked], temperature, [m for _, _, m in picked])
 
 

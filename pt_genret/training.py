@@ -94,12 +94,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _labels(batch: list[Example]) -> torch.Tensor:
-    width = max(len(e.target) for e in batch)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    for i, e in enumerate(batch):
-        labels[i, :len(e.target)] = torch.tensor(e.target)
+def padded_labels(targets: list[list[int]]) -> torch.Tensor:
+    """Token sequences as one ``(n, width)`` label tensor, ``-100`` (ignored) after each one's end."""
+    width = max(len(t) for t in targets)
+    labels = torch.full((len(targets), width), -100, dtype=torch.long)
+    for i, t in enumerate(targets):
+        labels[i, :len(t)] = torch.tensor(t)
     return labels
+
+
+def shift_right(labels: torch.Tensor, decoder_start: int, pad: int) -> torch.Tensor:
+    """Teacher-forcing decoder input: the start token, then the labels but the last (``-100`` as pad)."""
+    dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
+    return torch.where(dec_in < 0, pad, dec_in)
+
+
+def _labels(batch: list[Example]) -> torch.Tensor:
+    return padded_labels([e.target for e in batch])
 
 
 class _Collate:
@@ -181,11 +192,9 @@ def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -
     logits, which a docid head does not produce.
     """
     labels = batch["labels"]
-    dec_in = torch.cat([torch.full_like(labels[:, :1], decoder_start), labels[:, :-1]], dim=1)
-    dec_in = torch.where(dec_in < 0, pad, dec_in)
     inputs = {k: v for k, v in batch.items() if k not in ("labels", "rows")}
     with compact_logits(head_model) as head:
-        logits = model(**inputs, decoder_input_ids=dec_in).logits
+        logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad)).logits
     target = labels if head is None else head.columns(labels)
     return F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), ignore_index=-100)
 

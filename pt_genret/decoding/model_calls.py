@@ -14,6 +14,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
 from pt_genret.docid_head import compact_logits
+from pt_genret.training import padded_labels, shift_right
 
 
 @torch.inference_mode()
@@ -50,26 +51,28 @@ def next_token_logits(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tens
     return out.logits[:, -1, :].float()
 
 
+def token_logprobs(model, head_model, labels: torch.Tensor, decoder_start: int, pad: int,
+                   **inputs) -> torch.Tensor:
+    """Teacher-forced log P of each label token ``(n, width)``, 0 at ignored positions; over the
+    docid head's tokens where ``head_model`` has one. ``model`` is called (it may be a wrapped
+    ``head_model``) with ``inputs`` (encoder outputs and mask)."""
+    with compact_logits(head_model) as head:  # the docid head's columns only, where there is one
+        logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad), use_cache=False).logits.float()
+    columns = labels if head is None else head.columns(labels)
+    picked = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return picked * (labels != -100)
+
+
 def teacher_forced_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
                             targets: list[list[int]]) -> torch.Tensor:
     """Teacher-forced log-likelihood of each whole target sequence (one per encoder row).
 
     Differentiable: learning to rank trains through it; decoders use :func:`sequence_logprobs`.
     """
-    width = max(len(t) for t in targets)
-    labels = torch.full((len(targets), width), -100, dtype=torch.long)
-    for i, t in enumerate(targets):
-        labels[i, :len(t)] = torch.tensor(t)
-    labels = labels.to(hidden.device)
-    start = torch.full((len(targets), 1), backbone.decoder_start_token_id, device=hidden.device)
-    shifted = labels[:, :-1]
-    dec_in = torch.cat([start, torch.where(shifted < 0, backbone.pad_token_id, shifted)], dim=1)
-    with compact_logits(backbone.model) as head:  # the docid head's columns only, where there is one
-        logits = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
-                                decoder_input_ids=dec_in, use_cache=False).logits.float()
-    columns = labels if head is None else head.columns(labels)
-    picked = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return (picked * (labels != -100)).sum(-1)
+    labels = padded_labels(targets).to(hidden.device)
+    return token_logprobs(backbone.model, backbone.model, labels, backbone.decoder_start_token_id,
+                          backbone.pad_token_id, encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                          attention_mask=mask).sum(-1)
 
 
 @torch.inference_mode()
