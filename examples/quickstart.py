@@ -64,14 +64,14 @@ def main() -> None:
     gr = GenRetriever(index, num_results=100)
     with pd.option_context("display.max_colwidth", 60, "display.width", 160):
         print("\nGR retrieval, top 3 for the first two queries:")
-        print((gr % 3)(topics.head(2))[["qid", "query", "rank", "docno", "docid", "score"]].to_string(index=False))
+        print((gr % 3)(topics.head(2))[["qid", "query", "rank", "docno", "gr_docid", "score"]].to_string(index=False))
 
     # 3. re-rank: each BM25 candidate is scored by log P(docid | query); no documents are added
     bm25 = bm25_pisa(dataset.get_corpus_iter(), os.path.join(out, "pisa"), num_results=1000)
     with pd.option_context("display.max_colwidth", 60, "display.width", 160):
         print("\nBM25 top 100 re-ranked by GR, top 3 for the first query:")
         reranked = ((bm25 % 100) >> gr)(topics.head(1)).sort_values(["qid", "rank"])
-        print(reranked.head(3)[["qid", "rank", "docno", "docid", "score"]].to_string(index=False))
+        print(reranked.head(3)[["qid", "rank", "docno", "gr_docid", "score"]].to_string(index=False))
 
     # 4. compare in one pt.Experiment; GR decodes each query once and its run feeds both the
     #    GR row and the fusion row (rrf matches documents on qid and docno, see the README)

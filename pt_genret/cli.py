@@ -107,7 +107,7 @@ def cmd_search(args: argparse.Namespace) -> None:
 
     res = GenRetriever(args.index, num_results=args.k)(pd.DataFrame({"qid": ["1"], "query": [args.query]}))
     with pd.option_context("display.max_colwidth", 80, "display.width", 160):
-        print(res[["rank", "docno", "score", "docid"]].to_string(index=False))
+        print(res[["rank", "docno", "score", "gr_docid"]].to_string(index=False))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -147,7 +147,7 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
     res = index.retriever(num_results=3)(dataset.get_topics("test").head(3))
     print("\nexample queries:")
     with pd.option_context("display.max_colwidth", 60, "display.width", 160):
-        print(res[["qid", "query", "rank", "docno", "docid"]].to_string(index=False))
+        print(res[["qid", "query", "rank", "docno", "gr_docid"]].to_string(index=False))
     table = compare(index, dataset, os.path.join(out, "baselines"), split="test", metrics=args.metrics,
                     save_dir=os.path.join(out, "runs"), verbose=False)
     print("\npt.Experiment on the embedded corpus:")

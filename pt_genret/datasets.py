@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 import pandas as pd
+import pyterrier as pt
+import pyterrier_alpha as pta
 
 __all__ = [
     "Dataset",
@@ -154,6 +156,11 @@ class Dataset:
         """Number of documents, or None when unknown without a full scan."""
         return None
 
+    def text_loader(self, fields: list[str] | str = "*", *, verbose: bool = False) -> "pt.Transformer":
+        """A transformer adding the documents' ``fields`` (``"*"``: all) by ``docno``, so that
+        ``pt.text.get_text(dataset, "text")`` works on this dataset (PyTerrier's ``HasTextLoader``)."""
+        return DocTextLoader(self, fields, verbose=verbose)
+
     def _check_split(self, split: str) -> None:
         available = self.splits()
         if split not in available:
@@ -170,6 +177,30 @@ class Dataset:
         except ImportError:  # pragma: no cover - tqdm ships with pyterrier
             return it
         return tqdm(it, desc=desc, total=total, unit="doc")
+
+
+class DocTextLoader(pt.Transformer):
+    """Adds document fields to a frame with a ``docno`` column, read once from a dataset's corpus."""
+
+    def __init__(self, dataset: Dataset, fields: list[str] | str = "*", verbose: bool = False) -> None:
+        self.dataset, self.verbose = dataset, verbose
+        self.fields = fields if fields == "*" else ([fields] if isinstance(fields, str) else list(fields))
+        self._store: pd.DataFrame | None = None
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        pta.validate.columns(inp, includes=["docno"])
+        if self._store is None:
+            self._store = pd.DataFrame(list(self.dataset.get_corpus_iter(verbose=self.verbose))).set_index("docno")
+        fields = list(self._store.columns) if self.fields == "*" else self.fields
+        unknown = [f for f in fields if f not in self._store.columns]
+        if unknown:
+            raise ValueError(f"dataset {self.dataset.name!r} has no field(s) {unknown}; fields: "
+                             f"{list(self._store.columns)}")
+        missing = set(inp["docno"].astype(str)) - set(self._store.index)
+        if missing:
+            raise ValueError(f"{len(missing)} docno(s) not in dataset {self.dataset.name!r}, e.g. {sorted(missing)[:3]}")
+        values = self._store.loc[inp["docno"].astype(str), fields].fillna("")
+        return inp.assign(**{f: values[f].to_numpy() for f in fields})
 
 
 # --------------------------------------------------------------------------- BEIR

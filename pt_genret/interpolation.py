@@ -129,7 +129,7 @@ class ScoreInterpolation(pt.Estimator):
     every input column, the first stage's ``docno`` (and any columns it adds), the interpolated
     ``score``, ``rank``, and the raw scores as ``first_score`` and ``gr_score``. Only the first
     stage's candidates are ranked: nothing is added. Columns that the GR re-ranker adds (a
-    ``GenRetriever`` writes a ``docid``) are not copied. The GR re-ranker sees the input query
+    ``GenRetriever`` writes ``gr_docid``) are not copied. The GR re-ranker sees the input query
     even when the first stage rewrites it (as in :func:`~pt_genret.baselines.rrf`).
 
     After :meth:`fit`: ``alpha`` is the chosen weight, ``curve_`` a frame of ``alpha`` and the

@@ -1,12 +1,16 @@
 """``GenRetriever``: retrieve with, or re-rank by, a generative index.
 
 * A query frame (``qid, query``) in: constrained decoding writes up to ``num_results`` docids
-  per query; out comes an R frame ``qid, query, docno, score, rank, docid``.
+  per query; out comes a result frame with every input column plus ``docno, score, rank,
+  gr_docid, decoder``.
 * A result frame (``qid, query, docno, ...``) in: each candidate is scored by the model's
   exact log-likelihood of its docid, so ``bm25 % 100 >> GenRetriever(index)`` re-ranks BM25's
-  top 100 and never adds documents.
+  top 100 and never adds documents; every input column is kept.
 
-``score`` is log P(docid | query). The ``docid`` column shows the generated identifier.
+``score`` is log P(docid | query). The generated identifier goes in ``gr_docid``, never in
+PyTerrier's ``docid`` column, which PyTerrier and its plugins read as an integer row number of
+their own index (a first stage's ``docid`` passes through a re-ranking untouched). Frames are
+built as pyterrier_dr builds them: ``pta.DataFrameBuilder(...).to_df(inp)``.
 
 Over an n-gram index (SEAL, MINDER) the model writes n-grams instead, ``score`` is SEAL's
 aggregated n-gram weight, and an ``ngrams`` column lists the generated n-grams each document
@@ -24,7 +28,9 @@ import pyterrier_alpha as pta
 from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.index import GenIndex
 
-OUTPUT_COLUMNS = ["qid", "query", "docno", "score", "rank", "docid", "decoder"]
+DOCID_COLUMN = "gr_docid"  # the generated identifier; PyTerrier's ``docid`` is an integer row id
+RESULT_COLUMNS = ["docno", "score", "rank", DOCID_COLUMN, "decoder"]  # added to the input's columns
+OUTPUT_COLUMNS = ["qid", "query", *RESULT_COLUMNS]
 NGRAM_DECODERS = ("beam", "ngram")  # names that mean "the default decoder" on an n-gram index
 
 
@@ -108,11 +114,12 @@ class GenRetriever(pt.Transformer):
         return self.retrieve(inp)
 
     def retrieve(self, topics: pd.DataFrame) -> pd.DataFrame:
-        if len(topics) == 0:
-            return pd.DataFrame(columns=OUTPUT_COLUMNS)
+        """Decode up to ``num_results`` documents per query; every column of ``topics`` is kept."""
         dup = topics["qid"].astype(str).duplicated()
         if dup.any():
             raise ValueError(f"duplicate qid {topics['qid'][dup].iloc[0]!r} in the query frame: one row per query")
+        if len(topics) == 0:
+            return _builder().to_df(topics)
         if self.index.is_ngram:
             return self._retrieve_ngrams(topics)
         if getattr(self.decoder, "constraint", "trie") == "ngrams":
@@ -120,32 +127,37 @@ class GenRetriever(pt.Transformer):
                              f"({self.index.meta['scheme']}): use a trie decoder such as 'beam'")
         backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()
         max_steps = int(self.index.meta["max_docid_length"]) + 1
-        rows = []
-        qids, queries = topics["qid"].astype(str).tolist(), topics["query"].astype(str).tolist()
+        name = getattr(self.decoder, "name", type(self.decoder).__name__)
+        queries = topics["query"].astype(str).tolist()
+        out = _builder()
         batches = range(0, len(queries), self.batch_size)
         for start in pt.tqdm(batches, desc="GenRetriever", unit="batch", disable=not self.verbose):
             results = self.decoder.decode(backbone, trie, queries[start:start + self.batch_size],
                                           self.num_results, max_steps)
-            for qid, query, res in zip(qids[start:], queries[start:], results):
-                rows.extend((qid, query, table.docnos[d], s, table.docids[d]) for d, s in res)
-        res = pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "docid"])
-        res["decoder"] = getattr(self.decoder, "name", type(self.decoder).__name__)
-        res = pt.model.add_ranks(res)
-        return res[OUTPUT_COLUMNS]
+            for i, res in enumerate(results, start):
+                if res:
+                    _extend(out, i, [table.docnos[d] for d, _ in res], [s for _, s in res],
+                            [table.docids[d] for d, _ in res], name)
+        return out.to_df(topics)
 
     def _retrieve_ngrams(self, topics: pd.DataFrame) -> pd.DataFrame:
         table = self.index.table()
-        qids, queries = topics["qid"].astype(str).tolist(), topics["query"].astype(str).tolist()
-        rows = []
-        for qid, query, res in zip(qids, queries, self._ngram_results(queries, self.num_results)):
-            rows.extend((qid, query, table.docnos[d], s, table.docids[d], self._ngram_strings(g)) for d, s, g in res)
-        res = pd.DataFrame(rows, columns=["qid", "query", "docno", "score", "docid", "ngrams"])
-        res["decoder"] = self._ngram_decoder().name
-        return pt.model.add_ranks(res)[OUTPUT_COLUMNS + ["ngrams"]]
+        name = self._ngram_decoder().name
+        out, ngrams = _builder(), []
+        results = self._ngram_results(topics["query"].astype(str).tolist(), self.num_results)
+        for i, res in enumerate(results):
+            if res:
+                _extend(out, i, [table.docnos[d] for d, _, _ in res], [s for _, s, _ in res],
+                        [table.docids[d] for d, _, _ in res], name)
+                ngrams.extend(self._ngram_strings(g) for _, _, g in res)
+        frame = out.to_df(topics)
+        frame["ngrams"] = pd.Series(ngrams, dtype=object, index=frame.index)  # rows in the order extended
+        return frame
 
     def rerank(self, results: pd.DataFrame) -> pd.DataFrame:
         if len(results) == 0:
-            return pd.DataFrame(columns=list(results.columns) + [c for c in ("docid",) if c not in results.columns])
+            return results.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
+                                  **{DOCID_COLUMN: pd.Series(dtype=object)})
         backbone, table = self.index.backbone(), self.index.table()
         results = results.assign(qid=results["qid"].astype(str), docno=results["docno"].astype(str))
         unknown = [d for d in results["docno"].unique() if d not in table]
@@ -162,7 +174,7 @@ class GenRetriever(pt.Transformer):
             cands = [table.tokens[table.index_of(d)] for d in out["docno"].values[idx]]
             scores[idx] = score_candidates(backbone, str(query), cands)
         out["score"] = scores
-        out["docid"] = [table.docids[table.index_of(d)] for d in out["docno"]]
+        out[DOCID_COLUMN] = [table.docids[table.index_of(d)] for d in out["docno"]]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
 
     def _rerank_ngrams(self, out: pd.DataFrame, groups: dict) -> pd.DataFrame:
@@ -177,5 +189,17 @@ class GenRetriever(pt.Transformer):
                 s, g = by_doc.get(out["docno"].values[i], (0.0, []))
                 scores[i], ngrams[i] = s, self._ngram_strings(g)
         out["score"], out["ngrams"] = scores, ngrams
-        out["docid"] = out["docno"]
+        out[DOCID_COLUMN] = out["docno"]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
+
+
+def _builder() -> pta.DataFrameBuilder:
+    return pta.DataFrameBuilder(RESULT_COLUMNS)
+
+
+def _extend(out: pta.DataFrameBuilder, row: int, docnos: list[str], scores: list[float], docids: list[str],
+            decoder: str) -> None:
+    """One query's results (best first) for input row ``row``; lists, not arrays, so that a
+    single result is not broadcast as one value."""
+    out.extend({"_index": [row] * len(docnos), "docno": docnos, "score": [float(s) for s in scores],
+                "rank": list(range(len(docnos))), DOCID_COLUMN: docids, "decoder": [decoder] * len(docnos)})

@@ -97,7 +97,7 @@ def test_retrieve_output_frame(title_index, topics):
     assert res.groupby("qid").size().tolist() == [5] * 6
     table = title_index.table()
     assert set(res["docno"]) <= set(table.docnos)
-    assert all(table.docids[table.index_of(d)] == i for d, i in zip(res["docno"], res["docid"]))
+    assert all(table.docids[table.index_of(d)] == i for d, i in zip(res["docno"], res["gr_docid"]))
     assert dict(zip(res["qid"], res["query"])) == dict(zip(topics["qid"].head(6), topics["query"].head(6)))
     for _, group in res.groupby("qid", sort=False):
         assert group["rank"].tolist() == list(range(len(group)))  # ranks from 0, in row order
@@ -167,7 +167,7 @@ def test_rerank_scores_exactly_the_candidates(title_index, topics, docs):
         np.testing.assert_allclose(group["score"].to_numpy(), exact, atol=1e-4)
         order = group.sort_values("score", ascending=False)
         assert order["rank"].tolist() == list(range(len(group)))
-        assert list(group["docid"]) == [table.docids[table.index_of(d)] for d in group["docno"]]
+        assert list(group["gr_docid"]) == [table.docids[table.index_of(d)] for d in group["docno"]]
     assert not np.allclose(out["score"].to_numpy(), inp["score"].to_numpy())
 
 
@@ -181,7 +181,7 @@ def test_rerank_unknown_docno(title_index):
 def test_rerank_empty_result_frame(title_index):
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ["qid", "query", "docno", "score", "rank"]})
     out = GenRetriever(title_index)(empty)
-    assert len(out) == 0 and {"qid", "query", "docno", "score", "rank", "docid"} <= set(out.columns)
+    assert len(out) == 0 and {"qid", "query", "docno", "score", "rank", "gr_docid"} <= set(out.columns)
 
 
 def test_bm25_candidates_reranked_by_gr(title_index, bm25, topics):
@@ -190,7 +190,7 @@ def test_bm25_candidates_reranked_by_gr(title_index, bm25, topics):
     cands = (bm25 % 5)(topics.head(6))
     assert set(zip(res["qid"], res["docno"])) == set(zip(cands["qid"], cands["docno"]))
     assert res.groupby("qid").size().max() <= 5
-    assert "docid" in res.columns
+    assert "gr_docid" in res.columns
 
 
 def test_experiment_with_bm25_and_gr(title_index, bm25, topics, qrels):

@@ -33,7 +33,7 @@ class Scored(pt.Transformer):
         self.queries.extend(inp["query"].tolist())
         if "docno" in inp.columns:  # re-rank
             out = inp.assign(score=[self.scores[q][d] for q, d in zip(inp["qid"], inp["docno"])])
-            return pt.model.add_ranks(out.assign(docid="generated-id"))
+            return pt.model.add_ranks(out.assign(gr_docid="generated-id"))
         rows = [(q, query, d, s) for q, query in zip(inp["qid"], inp["query"]) for d, s in self.scores[q].items()]
         return pt.model.add_ranks(pd.DataFrame(rows, columns=["qid", "query", "docno", "score"]))
 
@@ -92,7 +92,7 @@ def test_first_stage_rewrite_and_docid_not_copied():
     rewrite = pt.apply.query(lambda r: r["query"] + " expanded")
     out = ScoreInterpolation(rewrite >> first, gr, alpha=0.5)(topics)
     assert set(gr.queries) == set(topics["query"]) and set(out["query"]) == set(topics["query"])
-    assert "docid" not in out.columns and "query_0" not in out.columns
+    assert "gr_docid" not in out.columns and "query_0" not in out.columns
 
 
 def test_cutoff_and_added_documents():
