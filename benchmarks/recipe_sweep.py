@@ -41,6 +41,7 @@ def main() -> None:
     p.add_argument("--filter", action="store_true", help="Doc2Query--: keep pseudo-queries BM25 ranks in its top 10")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--decode-batch-size", type=int, default=8, help="queries decoded together")
     args = p.parse_args()
     dataset = load_dataset(args.dataset)
     topics, qrels = dataset.get_topics(args.split), dataset.get_qrels(args.split)
@@ -66,7 +67,7 @@ def main() -> None:
                 index = index.indexer(query_generator=generator, num_pseudo_queries=n, max_minutes=args.minutes,
                                       train_topics=train_topics, train_qrels=train_qrels, seed=args.seed,
                                       teacher=teachers[name], **options).index(usable_docs(dataset))
-            run = GenRetriever(index, num_results=100, verbose=True)(topics)
+            run = GenRetriever(index, num_results=100, batch_size=args.decode_batch_size, verbose=True)(topics)
             scores = ir_measures.calc_aggregate([ir_measures.nDCG @ 10, ir_measures.R @ 100],
                                                 qrels.rename(columns={"qid": "query_id", "docno": "doc_id",
                                                                       "label": "relevance"}),
