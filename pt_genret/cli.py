@@ -1,4 +1,8 @@
-"""The ``pt-genret`` command: quickstart, index, update, remove, search, evaluate, dynamic."""
+"""The ``pt-genret`` command: quickstart, index, update, remove, search, run, evaluate, dynamic.
+
+Every list of names in the help and choices comes from the registries (:mod:`pt_genret.registry`,
+:data:`pt_genret.presets.PRESETS`), and every name and metric is checked before any work.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +12,26 @@ import tempfile
 import time
 
 DEFAULT_METRICS = "nDCG@10,R@100,RR@10,Success@10"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show (None, False, [])."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, []) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def metrics_arg(spec: str) -> str:
+    """``--metrics``: checked when the command line is read (before any dataset is opened)."""
+    from pt_genret.metrics import parse_metrics
+
+    try:
+        parse_metrics(spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return spec
 
 
 def _quiet_logs() -> None:
@@ -33,8 +57,8 @@ def cmd_index(args: argparse.Namespace) -> None:
     started = time.time()
     teacher_dir = os.path.abspath(args.index) + ".teacher"
     teacher = named_teacher(args.teacher, lambda: usable_docs(dataset), teacher_dir)
-    index = GenIndex(args.index).indexer(
-        scheme=args.scheme, backbone=args.backbone, query_generator=args.query_generator,
+    index = _indexer(args)(
+        backbone=args.backbone, query_generator=args.query_generator,
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder,
         backbone_options=parse_key_values(args.backbone_option, "backbone option"), overwrite=args.overwrite,
@@ -52,6 +76,20 @@ def cmd_index(args: argparse.Namespace) -> None:
     print(f"indexed {meta['num_docs']} documents into {args.index} in {time.time() - started:.0f}s "
           f"(scheme={meta['scheme']}, backbone={meta['backbone']}, examples={meta['examples']}, "
           f"{len(meta['epoch_losses'])} epochs{kept}, final loss={meta['epoch_losses'][-1]:.3f})")
+
+
+def _indexer(args: argparse.Namespace):
+    """``GenIndex(...).indexer`` with ``--scheme``, or with ``--preset``'s scheme (and LTR phase)."""
+    from functools import partial
+
+    from pt_genret.index import GenIndex
+    from pt_genret.presets import preset_indexer
+
+    if args.preset:
+        if args.scheme:
+            raise ValueError(f"--preset {args.preset} sets the scheme: drop --scheme {args.scheme}")
+        return partial(preset_indexer, args.index, args.preset)
+    return partial(GenIndex(args.index).indexer, scheme=args.scheme or "keywords")
 
 
 def _option_value(raw: str):
@@ -100,26 +138,53 @@ def cmd_remove(args: argparse.Namespace) -> None:
           f"{index.meta['num_docs']} documents in the index")
 
 
+def _retriever(args: argparse.Namespace):
+    """The GenRetriever of ``search`` and ``run``; the index and the decoder options are checked here."""
+    from pt_genret.index import GenIndex
+    from pt_genret.retriever import GenRetriever
+
+    index = GenIndex(args.index, device=args.device)
+    index.meta  # noqa: B018 - a missing or foreign index fails now, before the topics are read
+    return GenRetriever(index, num_results=args.hits, decoder=args.decoder, num_beams=args.num_beams,
+                        batch_size=args.batch_size)
+
+
 def cmd_search(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from pt_genret.retriever import GenRetriever
-
-    res = GenRetriever(args.index, num_results=args.k)(pd.DataFrame({"qid": ["1"], "query": [args.query]}))
+    res = _retriever(args)(pd.DataFrame({"qid": ["1"], "query": [args.query]}))
     with pd.option_context("display.max_colwidth", 80, "display.width", 160):
         print(res[["rank", "docno", "score", "gr_docid"]].to_string(index=False))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    import pyterrier as pt
+
+    from pt_genret.datasets import load_topics
+
+    retriever = _retriever(args)
+    topics = load_topics(args.topics, args.split)
+    started = time.time()
+    res = retriever(topics)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    pt.io.write_results(res, args.output, format="trec", run_name=args.run_name)
+    print(f"wrote {len(res)} results for {len(topics)} queries ({res['qid'].nunique()} with results) to "
+          f"{args.output} in {time.time() - started:.0f}s")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from pt_genret.datasets import load_dataset
-    from pt_genret.experiment import compare
+    from pt_genret.experiment import compare, system_position
+
+    if args.baseline:
+        system_position(args.baseline)  # before any work
 
     dataset = load_dataset(args.dataset)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="pt-genret-baselines-")
     table = compare(args.index, dataset, work_dir, split=args.split, metrics=args.metrics, save_dir=args.save_dir,
-                    train_split=args.train_split, fit_queries=args.fit_queries or None)
+                    train_split=args.train_split, fit_queries=args.fit_queries or None, baseline=args.baseline)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False))
     fit = table.attrs["interpolation"]
@@ -218,22 +283,44 @@ def cmd_dynamic(args: argparse.Namespace) -> None:
           f"({os.path.basename(paths['report.md'])} gathers the tables)")
 
 
+def _retrieval_options(p: argparse.ArgumentParser, hits: int) -> None:
+    """The retriever options ``search`` and ``run`` share."""
+    from pt_genret.registry import DECODERS
+
+    p.add_argument("-k", "--hits", type=int, default=hits, help="results per query")
+    p.add_argument("--decoder", choices=DECODERS.names(), default="beam",
+                   help="decoder (docs/decoding.md); on an n-gram index (SEAL, MINDER) 'beam' means 'ngram'")
+    p.add_argument("--num-beams", type=int, help="beam width of the beam decoders (default: --hits; 10 for ngram)")
+    p.add_argument("--batch-size", type=int, default=8, help="queries decoded together")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (default: cuda when available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pt-genret", description="Generative retrieval for PyTerrier.")
+    from pt_genret.presets import PRESETS
+    from pt_genret.registry import SCHEMES, UPDATE_METHODS
+
+    parser = argparse.ArgumentParser(prog="pt-genret", description="Generative retrieval for PyTerrier.",
+                                     formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    q = sub.add_parser("quickstart", help="build a GR index on the embedded corpus and compare it with BM25 and dense")
+    def add(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+    q = add("quickstart", help="build a GR index on the embedded corpus and compare it with BM25 and dense")
     q.add_argument("--out", help="output folder (default: a new temporary folder)")
-    q.add_argument("--scheme", default="title")
-    q.add_argument("--epochs", type=int, default=15)
-    q.add_argument("--seed", type=int, default=42)
-    q.add_argument("--metrics", default=DEFAULT_METRICS)
+    q.add_argument("--scheme", choices=SCHEMES.names(), default="title", help="docid scheme")
+    q.add_argument("--epochs", type=int, default=15, help="training epochs")
+    q.add_argument("--seed", type=int, default=42, help="random seed")
+    q.add_argument("--metrics", type=metrics_arg, default=DEFAULT_METRICS, help="ir_measures names, comma-separated")
     q.set_defaults(func=cmd_quickstart)
 
-    i = sub.add_parser("index", help="build a GR index from a BEIR folder or irds:<id>")
-    i.add_argument("corpus")
-    i.add_argument("index")
-    i.add_argument("--scheme", default="keywords", help="atomic, naive, semantic, rq, pq, title, keywords, url, bm25_terms")
+    i = add("index", help="build a GR index from a BEIR folder or irds:<id>")
+    i.add_argument("corpus", help="a BEIR folder, irds:<id> or quickstart")
+    i.add_argument("index", help="the index folder to write")
+    i.add_argument("--scheme", choices=SCHEMES.names(), help="docid scheme (docs/docids.md; default: keywords, "
+                   "or the preset's)")
+    i.add_argument("--preset", choices=list(PRESETS), help="a system of the literature as settings: its scheme, "
+                   "options and (LTRGR) learning-to-rank phase (docs/presets.md)")
     i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
     i.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
                    help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
@@ -256,51 +343,63 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--teacher-k", type=int, default=5, help="teacher documents per training query (default: %(default)s)")
     i.add_argument("--output-head", choices=["docid", "full"], default="docid",
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
-    i.add_argument("--batch-size", type=int, default=32)
+    i.add_argument("--batch-size", type=int, default=32, help="training batch size")
     i.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: 2e-3 with a frozen encoder, 5e-4 when the encoder trains)")
-    i.add_argument("--seed", type=int, default=42)
+    i.add_argument("--seed", type=int, default=42, help="random seed")
     i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
                    help="train only the decoder (default: yes for minilm, no otherwise)")
-    i.add_argument("--overwrite", action="store_true")
+    i.add_argument("--overwrite", action="store_true", help="replace an existing index at the path")
     i.set_defaults(func=cmd_index)
 
-    u = sub.add_parser("update", help="add documents to a GR index without rebuilding it (a new generation)")
-    u.add_argument("index")
+    u = add("update", help="add documents to a GR index without rebuilding it (a new generation)")
+    u.add_argument("index", help="the index folder")
     u.add_argument("new_docs", help="a BEIR corpus.jsonl file or a BEIR folder with the new documents")
-    u.add_argument("--method", default="dome", help="dome, incremental, finetune, memit, rome")
-    u.add_argument("--seed", type=int, default=42)
+    u.add_argument("--method", choices=UPDATE_METHODS.names(), default="dome", help="update method (docs/updates.md)")
+    u.add_argument("--seed", type=int, default=42, help="random seed")
     u.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. -o epochs=5 -o replay_ratio=2 (repeatable)")
     u.set_defaults(func=cmd_update)
 
-    r = sub.add_parser("remove", help="stop retrieving documents (their docids leave the trie)")
-    r.add_argument("index")
-    r.add_argument("docnos", nargs="+")
+    r = add("remove", help="stop retrieving documents (their docids leave the trie)")
+    r.add_argument("index", help="the index folder")
+    r.add_argument("docnos", nargs="+", help="the documents to remove")
     r.set_defaults(func=cmd_remove)
 
-    s = sub.add_parser("search", help="retrieve for one query")
-    s.add_argument("index")
-    s.add_argument("query")
-    s.add_argument("-k", type=int, default=10)
+    s = add("search", help="retrieve for one query")
+    s.add_argument("index", help="the index folder")
+    s.add_argument("query", help="the query text")
+    _retrieval_options(s, hits=10)
     s.set_defaults(func=cmd_search)
 
-    e = sub.add_parser("evaluate", help="BM25, dense, GR, BM25 >> GR, BM25 >> GR (interpolated), RRF(BM25, GR) "
-                                        "and RRF(BM25, dense) in one pt.Experiment")
-    e.add_argument("index")
-    e.add_argument("dataset")
-    e.add_argument("--split", default="test")
+    rn = add("run", help="retrieve for a topics file and write a TREC run file (pt.io.read_results reads it)")
+    rn.add_argument("index", help="the index folder")
+    rn.add_argument("topics", help="a BEIR folder, a BEIR queries.jsonl, a TREC topics file (SGML or 'qid query' "
+                    "lines) or irds:<id>")
+    rn.add_argument("--output", "-o", required=True, help="the run file to write")
+    rn.add_argument("--split", help="with a BEIR folder: only this split's queries (default: all)")
+    rn.add_argument("--run-name", default="pt-genret", help="the run's tag (last column)")
+    _retrieval_options(rn, hits=100)
+    rn.set_defaults(func=cmd_run)
+
+    e = add("evaluate", help="BM25, dense, GR, BM25 >> GR, BM25 >> GR (interpolated), RRF(BM25, GR) "
+                             "and RRF(BM25, dense) in one pt.Experiment")
+    e.add_argument("index", help="the index folder")
+    e.add_argument("dataset", help="a BEIR folder, irds:<id> or quickstart")
+    e.add_argument("--split", default="test", help="evaluation queries")
     e.add_argument("--train-split", help="fit the interpolation weight on this split's queries and qrels "
                                          "(default: on the index's pseudo-queries)")
     e.add_argument("--fit-queries", type=int, default=200,
                    help="at most this many queries to fit the interpolation weight on (0: all)")
-    e.add_argument("--metrics", default=DEFAULT_METRICS)
+    e.add_argument("--metrics", type=metrics_arg, default=DEFAULT_METRICS, help="ir_measures names, comma-separated")
+    e.add_argument("--baseline", help="significance tests against this system (pt.Experiment's baseline): bm25, "
+                   "dense, gr, bm25_rerank_gr, bm25_interp_gr, rrf_bm25_gr, rrf_bm25_dense or a display name")
     e.add_argument("--save-dir", help="write runs and results.csv here")
     e.add_argument("--work-dir", help="where baseline indexes are built and reused (default: temporary)")
     e.set_defaults(func=cmd_evaluate)
 
-    d = sub.add_parser("dynamic", help="dynamic-corpus protocol: train on D0, add D1..Dn per update method, F_n / GA_n")
-    d.add_argument("dataset")
+    d = add("dynamic", help="dynamic-corpus protocol: train on D0, add D1..Dn per update method, F_n / GA_n")
+    d.add_argument("dataset", help="a BEIR folder, irds:<id> or quickstart")
     d.add_argument("--methods", help="comma-separated GR update methods and baselines (bm25, dense); default: all")
     d.add_argument("--steps", type=int, default=5, help="number of new-document batches D1..Dn")
     d.add_argument("--initial-fraction", type=float, default=0.5, help="share of the documents in D0")
@@ -308,21 +407,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--work-dir", help="indexes (default: OUT/work; the D0 GR index there is reused)")
     d.add_argument("--split", default="test", help="evaluation queries")
     d.add_argument("--train-split", help="real training queries for the D0 GR index")
-    d.add_argument("--metrics", default="Success@1,Success@10")
+    d.add_argument("--metrics", type=metrics_arg, default="Success@1,Success@10", help="ir_measures names")
     d.add_argument("--mixed", choices=["exclude", "split"], default="exclude",
                    help="queries with relevant documents in several batches: leave out, or score per batch")
     d.add_argument("--max-docs", type=int, help="subsample: judged documents of sampled queries plus random others")
     d.add_argument("--max-queries", type=int, help="subsample the evaluation queries")
-    d.add_argument("--scheme", default="keywords")
-    d.add_argument("--backbone", default="minilm")
+    d.add_argument("--scheme", choices=SCHEMES.names(), default="keywords", help="docid scheme of the D0 index")
+    d.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
     d.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
                    help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
-    d.add_argument("--query-generator", default="extractive")
-    d.add_argument("--num-pseudo-queries", type=int, default=5)
-    d.add_argument("--epochs", type=int, default=10)
-    d.add_argument("--batch-size", type=int, default=32)
-    d.add_argument("--lr", type=float, default=5e-4)
-    d.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None)
+    d.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
+    d.add_argument("--num-pseudo-queries", type=int, default=5, help="pseudo-queries per document")
+    d.add_argument("--epochs", type=int, default=10, help="training epochs of the D0 index")
+    d.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    d.add_argument("--lr", type=float, default=5e-4, help="learning rate")
+    d.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="train only the decoder (default: yes for minilm, no otherwise)")
     d.add_argument("-o", "--option", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                    help="extra updater argument (repeatable); without METHOD. it applies to every GR method")
     d.add_argument("--keep-indexes", action="store_true", help="keep every method's final index under the work dir")
@@ -331,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the same settings")
     d.add_argument("--all-groups", action="store_true",
                    help="after step i also score the queries of D1..D(i-1) (scores.csv); slower")
-    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--seed", type=int, default=42, help="random seed")
     d.set_defaults(func=cmd_dynamic)
     return parser
 

@@ -39,6 +39,8 @@ __all__ = [
     "read_trec_topics",
     "read_trec_qrels",
     "read_trec_run",
+    "load_topics",
+    "pt_dataset",
 ]
 
 EmptyDocs = Literal["warn", "error", "skip"]
@@ -564,3 +566,43 @@ def load_dataset(spec: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> Dat
         f"cannot load dataset {str(spec)!r}: expected 'quickstart', 'irds:<ir_datasets id>' "
         "or a path to a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)"
     )
+
+
+def load_topics(spec: str | os.PathLike, split: str | None = None) -> pd.DataFrame:
+    """A ``qid, query`` frame from a topics spec, read through PyTerrier where it can:
+
+    * ``"irds:<id>"`` -> ``pt.get_dataset(spec).get_topics()`` (``<id>`` names the split, e.g.
+      ``irds:beir/scifact/test``),
+    * a BEIR folder -> its queries (those of ``split`` when given, else all),
+    * a ``.jsonl`` file -> BEIR queries (``_id``, ``text``),
+    * any other file -> TREC topics: SGML (``<top>``) or one ``qid query`` per line (``pt.io.read_topics``).
+    """
+    spec = str(spec)
+    if spec.startswith("irds:"):
+        dataset = pt_dataset(spec)
+        try:
+            topics = dataset.get_topics()
+        except NotImplementedError:
+            raise ValueError(f"{spec!r} has no queries; give a dataset id with queries, e.g. 'irds:beir/scifact/test'") from None
+        return _topics_frame(zip(topics["qid"], topics["query"]))
+    path = Path(spec)
+    if path.is_dir():
+        return read_beir(path).get_topics(split)
+    if not path.is_file():
+        raise FileNotFoundError(f"no topics at {spec!r}: give a BEIR folder, a queries.jsonl file, a TREC topics "
+                                "file or 'irds:<id>'")
+    if path.suffix == ".jsonl":
+        rows = [(_clean(rec["_id"]), _clean(rec.get("text"))) for _, rec in _jsonl_records(path)]
+        if not rows:
+            raise ValueError(f"{spec}: no queries found")
+        return _topics_frame(rows)
+    return read_trec_topics(path)
+
+
+def pt_dataset(spec: str):
+    """``pt.get_dataset(spec)`` with a one-line error for an id PyTerrier does not know."""
+    try:
+        return pt.get_dataset(spec)
+    except KeyError:
+        raise ValueError(f"unknown dataset {spec!r}: ir_datasets has no such id (see https://ir-datasets.com "
+                         "for the ids, e.g. 'irds:beir/scifact/test')") from None

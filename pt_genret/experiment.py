@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 
-import ir_measures
 import pandas as pd
 import pyterrier as pt
 
@@ -19,6 +18,7 @@ from pt_genret.baselines import bm25_pisa, dense_retriever, rrf
 from pt_genret.datasets import Dataset
 from pt_genret.index import GenIndex
 from pt_genret.interpolation import ScoreInterpolation, pseudo_query_topics
+from pt_genret.metrics import parse_metrics
 from pt_genret.retriever import GenRetriever
 
 DEFAULT_METRICS = ("nDCG@10", "R@100", "RR@10", "Success@10")
@@ -29,13 +29,12 @@ RUN_FILES = {"BM25": "bm25", "dense": "dense", "GR": "gr", "BM25 >> GR": "bm25_r
 RERANK_DEPTH = 100  # BM25 candidates re-scored by GR (re-ranking and interpolated rows)
 
 
-def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list:
-    """ir_measures measures from ``"nDCG@10,R@100"`` or a list of names."""
-    names = [m.strip() for m in spec.split(",")] if isinstance(spec, str) else list(spec)
-    try:
-        return [ir_measures.parse_measure(m) for m in names if m]
-    except Exception as e:  # ir_measures raises several types for bad names
-        raise ValueError(f"unknown metric in {names}: {e}") from None
+def system_position(name: str) -> int:
+    """The position in :data:`RUN_FILES` of a system given by display or run-file name."""
+    for i, (display, file) in enumerate(RUN_FILES.items()):
+        if name in (display, file):
+            return i
+    raise ValueError(f"unknown system {name!r}; choose one of {', '.join(RUN_FILES.values())}")
 
 
 def usable_docs(dataset: Dataset):
@@ -54,7 +53,7 @@ def baselines(dataset: Dataset, work_dir: str, num_results: int = 1000) -> tuple
 def compare(index: GenIndex | str, dataset: Dataset, work_dir: str, split: str = "test",
             metrics=DEFAULT_METRICS, save_dir: str | None = None, gr_results: int = 100,
             verbose: bool = True, train_split: str | None = None, fit_metric: str = "nDCG@10",
-            fit_queries: int | None = 200, seed: int = 42) -> pd.DataFrame:
+            fit_queries: int | None = 200, seed: int = 42, baseline: str | None = None) -> pd.DataFrame:
     """Run the systems of :data:`RUN_FILES` on ``split`` of ``dataset``; return the ``pt.Experiment`` table.
 
     The interpolation weight (:class:`~pt_genret.interpolation.ScoreInterpolation`) is fitted to
@@ -62,9 +61,11 @@ def compare(index: GenIndex | str, dataset: Dataset, work_dir: str, split: str =
     on the index's saved pseudo-queries (:func:`~pt_genret.interpolation.pseudo_query_topics`);
     at most ``fit_queries`` of them (seeded sample; ``None``: all). The fit is recorded in
     ``table.attrs["interpolation"]`` (alpha, metric, what it was fitted on, the curve) and,
-    with ``save_dir``, in ``save_dir/interpolation.json``.
+    with ``save_dir``, in ``save_dir/interpolation.json``. ``baseline`` (a system's name or run
+    file name, e.g. ``"BM25"`` or ``bm25``) adds pt.Experiment's significance tests against it.
     """
     index = index if isinstance(index, GenIndex) else GenIndex(index)
+    baseline_at = None if baseline is None else system_position(baseline)
     measures, fit_measure = parse_metrics(metrics), parse_metrics([fit_metric])[0]  # bad names fail before any run
     if train_split is not None and train_split == split:
         raise ValueError(f"train split {train_split!r} is the evaluation split: alpha would be fitted on the "
@@ -95,6 +96,8 @@ def compare(index: GenIndex | str, dataset: Dataset, work_dir: str, split: str =
            "fitted_on": fitted_on, "num_queries": interpolation.fit_queries_, "cutoff": RERANK_DEPTH,
            "normalise": interpolation.normalise, "curve": interpolation.curve_.to_dict(orient="records")}
     kwargs = {"save_dir": save_dir, "save_mode": "overwrite"} if save_dir else {}
+    if baseline_at is not None:
+        kwargs["baseline"] = baseline_at
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
     # pt.Experiment names run files after the systems and refuses '>' and '/' there

@@ -22,7 +22,6 @@ import math
 import os
 from numbers import Real
 
-import ir_measures
 import numpy as np
 import pandas as pd
 import pyterrier as pt
@@ -30,6 +29,7 @@ import pyterrier_alpha as pta
 
 from pt_genret.baselines import RestoreQuery
 from pt_genret.index import HELD_OUT, GenIndex, read_pseudo_queries
+from pt_genret.metrics import parse_metric
 from pt_genret.retriever import GenRetriever
 
 __all__ = ["ScoreInterpolation", "normalise_scores", "pseudo_query_topics", "DEFAULT_GRID"]
@@ -44,15 +44,6 @@ def _check_alpha(alpha, what: str = "alpha") -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"{what} must be a number in [0, 1], got {alpha!r}")
     return float(alpha)
-
-
-def _parse_metric(metric):
-    if isinstance(metric, ir_measures.Measure):
-        return metric
-    try:
-        return ir_measures.parse_measure(str(metric))
-    except Exception as e:  # ir_measures raises several types for bad names
-        raise ValueError(f"unknown metric {metric!r}: {e}") from None
 
 
 def normalise_scores(scores: pd.Series | np.ndarray, qids: pd.Series | np.ndarray,
@@ -155,7 +146,7 @@ class ScoreInterpolation(pt.Estimator):
         self.first_stage, self.gr = first_stage, gr
         self.alpha = None if alpha is None else _check_alpha(alpha)
         self.cutoff, self.normalise, self.verbose = cutoff, normalise, verbose
-        self.metric = _parse_metric(metric)
+        self.metric = parse_metric(metric)
         self.curve_: pd.DataFrame | None = None
         self.best_score_: float | None = None
         self.fit_queries_: int | None = None

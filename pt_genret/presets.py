@@ -10,13 +10,14 @@ pseudo-queries, training) is shared, so the systems differ only where their mech
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyterrier as pt
 
-from pt_genret.index import GenIndex, GenIndexer, read_pseudo_queries
-from pt_genret.retriever import GenRetriever
+if TYPE_CHECKING:  # the table of presets is read without torch (pt-genret --help)
+    from pt_genret.index import GenIndex, GenIndexer
+    from pt_genret.retriever import GenRetriever
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> Preset:
+    """The preset ``name`` (a key of :data:`PRESETS`)."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
 
 
@@ -75,6 +77,8 @@ def preset_indexer(index: GenIndex | str, name: str, ltr_options: dict | None = 
     For a preset with a learning-to-rank phase (LTRGR) the indexer runs that phase after
     training, with ``ltr_options`` passed to :class:`~pt_genret.ltr.LTRGR`.
     """
+    from pt_genret.index import GenIndex
+
     preset = get_preset(name)
     options = {**preset.scheme_options, **kwargs.pop("scheme_options", {})}
     target = index if isinstance(index, GenIndex) else GenIndex(index)
@@ -102,6 +106,8 @@ class _RankPhaseIndexer(pt.Indexer):
 
 def pseudo_query_topics(index: GenIndex, limit: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded sample of the index's saved pseudo-queries as topics and qrels (one relevant document each)."""
+    from pt_genret.index import read_pseudo_queries
+
     frame = read_pseudo_queries(index.path)
     if frame.empty:
         raise ValueError(f"{index.path!r} has no pseudo-queries and no training queries were given: "
@@ -113,4 +119,6 @@ def pseudo_query_topics(index: GenIndex, limit: int, seed: int) -> tuple[pd.Data
 
 def preset_retriever(index: GenIndex | str, name: str, **kwargs) -> GenRetriever:
     """A :class:`GenRetriever` with the preset's decoder."""
+    from pt_genret.retriever import GenRetriever
+
     return GenRetriever(index, decoder=kwargs.pop("decoder", get_preset(name).decoder), **kwargs)

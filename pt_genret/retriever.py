@@ -26,12 +26,12 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 
 from pt_genret.decoding import get_decoder, score_candidates
+from pt_genret.decoding.protocol import DEFAULT_DECODERS, constraint_of
 from pt_genret.index import GenIndex
 
 DOCID_COLUMN = "gr_docid"  # the generated identifier; PyTerrier's ``docid`` is an integer row id
 RESULT_COLUMNS = ["docno", "score", "rank", DOCID_COLUMN, "decoder"]  # added to the input's columns
 OUTPUT_COLUMNS = ["qid", "query", *RESULT_COLUMNS]
-NGRAM_DECODERS = ("beam", "ngram")  # names that mean "the default decoder" on an n-gram index
 
 
 class GenRetriever(pt.Transformer):
@@ -40,10 +40,11 @@ class GenRetriever(pt.Transformer):
     Args:
         index: the index or its path.
         num_results: docids returned per query (retrieval mode).
-        decoder: decoder name or object: ``"beam"`` (constrained beam search), ``"sharpened"``
-            (beam search on step distributions sharpened by 1/T), ``"annealed"`` (reverse-annealed
-            sampling without replacement), ``"ngram"`` (n-gram indexes: SEAL/MINDER, the default there);
-            its name is written in the ``decoder`` column.
+        decoder: a name in :data:`pt_genret.registry.DECODERS` or a decoder object
+            (:class:`~pt_genret.decoding.protocol.Decoder`): ``"beam"`` (constrained beam search),
+            ``"sharpened"`` (beam search with a ``Temperature(0.5)`` step transform), ``"annealed"``
+            (reverse-annealed sampling without replacement), ``"ngram"`` (n-gram indexes: SEAL/MINDER,
+            used there when the default ``"beam"`` is given); its name is written in the ``decoder`` column.
         num_beams: beam width of the beam decoders; defaults to ``num_results`` (10 for ``ngram``).
         decoder_options: further constructor arguments of a decoder given by name.
         batch_size: queries decoded together.
@@ -56,11 +57,12 @@ class GenRetriever(pt.Transformer):
         self.num_results = num_results
         options = dict(decoder_options or {})
         if num_beams is not None:
-            if isinstance(decoder, str) and decoder not in ("beam", "sharpened", "ngram"):
-                raise ValueError(f"num_beams applies to the beam decoders, not to {decoder!r}")
             options["num_beams"] = num_beams
         self._decoder_arg, self._decoder_options = decoder, options
-        self.decoder = get_decoder(decoder, **options)
+        try:
+            self.decoder = get_decoder(decoder, **options)
+        except TypeError as e:  # an option the decoder does not take
+            raise ValueError(f"decoder {decoder!r} does not take {', '.join(sorted(options))}: {e}") from None
         self.batch_size = batch_size
         self.verbose = verbose
 
@@ -85,10 +87,10 @@ class GenRetriever(pt.Transformer):
 
     def _ngram_decoder(self):
         """The decoder for an n-gram index: ``ngram`` by default, refusing trie decoders."""
-        if getattr(self.decoder, "constraint", "trie") == "ngrams":
+        if constraint_of(self.decoder) == "ngrams":
             return self.decoder
-        if isinstance(self._decoder_arg, str) and self._decoder_arg in NGRAM_DECODERS:
-            return get_decoder("ngram", **self._decoder_options)
+        if isinstance(self._decoder_arg, str) and self._decoder_arg in DEFAULT_DECODERS.values():
+            return get_decoder(DEFAULT_DECODERS["ngrams"], **self._decoder_options)
         raise ValueError(f"decoder {getattr(self.decoder, 'name', self.decoder)!r} decodes docids over a trie; "
                          f"{self.index.path!r} is an n-gram index: use decoder='ngram'")
 
@@ -122,7 +124,7 @@ class GenRetriever(pt.Transformer):
             return _builder().to_df(topics)
         if self.index.is_ngram:
             return self._retrieve_ngrams(topics)
-        if getattr(self.decoder, "constraint", "trie") == "ngrams":
+        if constraint_of(self.decoder) != "trie":
             raise ValueError(f"decoder {self.decoder.name!r} writes n-grams; {self.index.path!r} has docids "
                              f"({self.index.meta['scheme']}): use a trie decoder such as 'beam'")
         backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()

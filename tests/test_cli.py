@@ -145,9 +145,23 @@ def test_evaluate_fits_on_a_train_split(tiny_gr, beir, work_dir, tmp_path, capsy
     assert "is the evaluation split" in capsys.readouterr().err
 
 
-def test_evaluate_unknown_metric(tiny_gr, beir, work_dir, capsys):
-    assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir, "--metrics", "nDCG@10,bogus@3"]) == 2
-    assert "unknown metric" in capsys.readouterr().err
+def test_evaluate_unknown_metric_fails_before_any_work(tmp_path, capsys):
+    """Checked when the command line is read: neither the index nor the dataset is opened."""
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", str(tmp_path / "no.gr"), str(tmp_path / "no-data"), "--metrics", "nDCG@10,bogus"])
+    assert e.value.code == 2
+    assert "unknown metric 'bogus'" in capsys.readouterr().err
+
+
+def test_evaluate_unknown_baseline_fails_before_any_work(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "no.gr"), str(tmp_path / "no-data"), "--baseline", "bm26"]) == 2
+    assert "unknown system 'bm26'" in capsys.readouterr().err
+
+
+def test_evaluate_with_a_baseline(tiny_gr, beir, work_dir, capsys):
+    assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir, "--metrics", "RR@10", "--baseline", "bm25"]) == 0
+    out = capsys.readouterr().out
+    assert "RR@10 p-value" in out and "RR@10 +" in out  # pt.Experiment's significance columns
 
 
 def test_evaluate_with_the_cli_built_index(cli_index, beir, work_dir, capsys):
@@ -185,5 +199,130 @@ def test_bad_arguments_exit_2(capsys):
         main(["index", "only-one-argument"])
     assert e.value.code == 2
     args = build_parser().parse_args(["index", "c", "i"])
-    assert (args.scheme, args.backbone, args.epochs, args.seed) == ("keywords", "minilm", None, 42)
+    assert (args.scheme, args.preset, args.backbone, args.epochs, args.seed) == (None, None, "minilm", None, 42)
     assert (args.time_budget, args.output_head) == (30.0, "docid")  # a budget, not an epoch count
+
+
+# --- names from the registries, defaults in every help --------------------------------------
+
+def test_choices_come_from_the_registries():
+    from pt_genret.presets import PRESETS
+    from pt_genret.registry import DECODERS, SCHEMES, UPDATE_METHODS
+
+    sub = build_parser()._subparsers._group_actions[0].choices
+    choices = {(name, a.dest): a.choices for name, p in sub.items() for a in p._actions if a.choices}
+    assert choices[("index", "scheme")] == SCHEMES.names() and {"ngrams", "multiview"} <= set(SCHEMES)
+    assert choices[("index", "preset")] == list(PRESETS)
+    assert choices[("update", "method")] == UPDATE_METHODS.names()
+    assert choices[("search", "decoder")] == choices[("run", "decoder")] == DECODERS.names()
+
+
+def test_every_option_shows_its_default():
+    import argparse
+
+    from pt_genret.cli import HelpFormatter
+
+    for name, p in build_parser()._subparsers._group_actions[0].choices.items():
+        shown = HelpFormatter(name)
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            assert a.help, (name, a.dest)
+            if a.default not in (None, False, []) and not a.required:
+                assert "default" in shown._get_help_string(a), (name, a.dest)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["index", "c", "i", "--scheme", "bogus"], "invalid choice: 'bogus'"),
+    (["index", "c", "i", "--preset", "DSI-bogus"], "invalid choice: 'DSI-bogus'"),
+    (["search", "i", "q", "--decoder", "greedy"], "invalid choice: 'greedy'"),
+    (["update", "i", "d", "--method", "retrain"], "invalid choice: 'retrain'"),
+])
+def test_unknown_names_fail_when_read(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+# --- run: a TREC run file from topics ---------------------------------------------------------
+
+def test_run_writes_a_trec_run_that_pyterrier_reads(tiny_gr, beir, cli_docs, tmp_path, capsys):
+    import pyterrier as pt
+
+    from pt_genret.datasets import read_beir
+
+    out = tmp_path / "runs" / "gr.run"
+    assert main(["run", tiny_gr, beir, "--split", "test", "--output", str(out), "--hits", "5",
+                 "--num-beams", "8", "--batch-size", "2", "--device", "cpu", "--run-name", "tiny"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    run = pt.io.read_results(str(out))
+    topics, qrels = read_beir(beir).get_topics("test"), read_beir(beir).get_qrels("test")
+    assert set(run["qid"]) == set(topics["qid"]) and run.groupby("qid").size().max() == 5
+    assert open(out).readline().split()[1::4] == ["Q0", "tiny"]
+    table = pt.Experiment([pt.Transformer.from_df(run)], topics, qrels, ["recip_rank"], names=["gr"])
+    assert table["recip_rank"].iloc[0] > 0.5  # titles as queries
+
+
+@pytest.mark.parametrize("kind", ["trec", "sgml", "jsonl"])
+def test_run_reads_topics_files(tiny_gr, cli_docs, tmp_path, kind, capsys):
+    import pyterrier as pt
+
+    queries = [("1", cli_docs[0]["title"]), ("2", cli_docs[5]["title"])]
+    path = tmp_path / f"topics.{'jsonl' if kind == 'jsonl' else 'txt'}"
+    with open(path, "w") as f:
+        for qid, query in queries:
+            f.write({"trec": f"{qid}\t{query}\n", "sgml": f"<top>\n<num> {qid}\n<title> {query}\n</top>\n",
+                     "jsonl": json.dumps({"_id": qid, "text": query}) + "\n"}[kind])
+    out = tmp_path / "gr.run"
+    assert main(["run", tiny_gr, str(path), "-o", str(out), "-k", "3", "--decoder", "sharpened"]) == 0
+    run = pt.io.read_results(str(out))
+    assert sorted(run["qid"].unique()) == ["1", "2"] and len(run) == 6
+    from pt_genret.retriever import GenRetriever
+
+    direct = GenRetriever(tiny_gr, num_results=3, decoder="sharpened")(pd.DataFrame(queries, columns=["qid", "query"]))
+    assert list(zip(run["qid"], run["docno"])) == list(zip(direct["qid"], direct["docno"]))
+
+
+def test_run_unknown_irds_id_is_one_clear_line(tiny_gr, tmp_path, capsys):
+    assert main(["run", tiny_gr, "irds:no-such/dataset", "-o", str(tmp_path / "x.run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown dataset 'irds:no-such/dataset'" in err[0] and "ir-datasets.com" in err[0]
+    assert not (tmp_path / "x.run").exists()
+
+
+def test_run_checks_the_index_before_the_topics(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "no.gr"), str(tmp_path / "no-topics"), "-o", str(tmp_path / "x.run")]) == 2
+    assert "no GR index" in capsys.readouterr().err
+
+
+def test_search_options(tiny_gr, cli_docs, capsys):
+    assert main(["search", tiny_gr, cli_docs[0]["title"], "--hits", "2", "--decoder", "annealed",
+                 "--device", "cpu"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:] if line.strip()]
+    assert len(rows) == 2
+    assert main(["search", tiny_gr, "x", "--decoder", "annealed", "--num-beams", "4"]) == 2
+    assert "does not take num_beams" in capsys.readouterr().err
+
+
+def test_index_with_a_preset(beir, tmp_path, capsys):
+    path = tmp_path / "nci.gr"
+    assert main(["index", beir, str(path), "--preset", "NCI", "--epochs", "1", "--time-budget", "0",
+                 "--num-pseudo-queries", "1", "--backbone", "t5-scratch", "-b", "d_model=32", "-b", "layers=1",
+                 "-b", "vocab_size=300"]) == 0
+    with open(path / "pt_meta.json") as f:
+        meta = json.load(f)
+    assert meta["scheme"] == "semantic"
+    assert main(["index", beir, str(tmp_path / "x.gr"), "--preset", "NCI", "--scheme", "title"]) == 2
+    assert "--preset NCI sets the scheme" in capsys.readouterr().err
+
+
+def test_docs_list_every_registered_name():
+    """The CLI page lists every registered scheme, decoder, update method and preset."""
+    from pathlib import Path
+
+    from pt_genret.presets import PRESETS
+    from pt_genret.registry import DECODERS, SCHEMES, UPDATE_METHODS
+
+    page = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    for name in [*SCHEMES, *DECODERS, *UPDATE_METHODS, *PRESETS]:
+        assert f"`{name}`" in page, name

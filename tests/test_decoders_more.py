@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pt_genret.decoding import DECODERS, AnnealedSampling, ConstrainedBeamSearch, get_decoder
+from pt_genret.decoding import DECODERS, AnnealedSampling, ConstrainedBeamSearch, Temperature, get_decoder
 from pt_genret.retriever import GenRetriever
 
 QUERIES = ["amber planet astronomy", "garlic butter sauce recipe", "penalty goal referee", "telescope"]
@@ -16,7 +16,7 @@ def parts(index):
 
 def test_registry_names():
     assert {"beam", "sharpened", "annealed"} <= set(DECODERS)
-    assert get_decoder("sharpened").temperature == 0.5
+    assert get_decoder("sharpened").transforms() == (Temperature(0.5),)
     with pytest.raises(ValueError, match="unknown decoder"):
         get_decoder("nope")
 

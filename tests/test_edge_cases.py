@@ -47,7 +47,7 @@ def test_duplicate_qids_are_refused(title_index):
 
 
 def test_num_beams_is_only_for_beam_decoders(title_index):
-    with pytest.raises(ValueError, match="num_beams applies"):
+    with pytest.raises(ValueError, match="decoder .annealed. does not take num_beams"):
         GenRetriever(title_index, decoder="annealed", num_beams=5)
 
 

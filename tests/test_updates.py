@@ -180,7 +180,9 @@ def test_cli_update_and_remove(index, tmp_path, capsys):
     assert len(GenIndex(index.path)) == len(OLD) + len(NEW) - 1
     assert main(["update", index.path, str(corpus.parent), "--method", "finetune"]) == 2
     assert "already in the index" in capsys.readouterr().err
-    assert main(["update", index.path, str(corpus), "--method", "nope"]) == 2
+    with pytest.raises(SystemExit) as e:  # an unknown method is refused when the command line is read
+        main(["update", index.path, str(corpus), "--method", "nope"])
+    assert e.value.code == 2
 
 
 # ------------------------------------------------------------------------------ model editing

@@ -9,7 +9,7 @@ query never gets the same document twice. Beams whose node has no live children 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ import torch
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
 from pt_genret.decoding.model_calls import IncrementalDecoder, encode
+from pt_genret.decoding.transforms import StepTransform, Temperature, apply_transforms
 from pt_genret.docid_head import compact_logits
 
 
@@ -24,7 +25,9 @@ from pt_genret.docid_head import compact_logits
 class ConstrainedBeamSearch:
     """Top-``num_results`` docids by beam search; ``num_beams`` defaults to ``num_results``.
 
-    ``temperature`` divides the logits before normalisation (1 = the model's distribution).
+    ``step_transforms`` change each step's logits before normalisation, in order (e.g.
+    ``(Temperature(0.5),)``; none: the model's distribution); ``temperature`` is shorthand for a
+    final :class:`~pt_genret.decoding.transforms.Temperature`.
     """
 
     num_beams: int | None = None
@@ -33,6 +36,12 @@ class ConstrainedBeamSearch:
     name: str = "beam"
     use_cache: bool = True  # False recomputes the decoder over whole prefixes (for comparison)
     compact: bool = True  # False reads a docid head's full-width logits, the same distribution (for comparison)
+    step_transforms: tuple[StepTransform, ...] = ()
+    constraint: str = field(default="trie", repr=False)
+
+    def transforms(self) -> tuple[StepTransform, ...]:
+        """The step transforms applied, ``temperature`` last."""
+        return tuple(self.step_transforms) + ((Temperature(self.temperature),) if self.temperature != 1.0 else ())
 
     def decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
                max_steps: int) -> list[list[tuple[int, float]]]:
@@ -58,12 +67,11 @@ class ConstrainedBeamSearch:
         decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache)
         step_tokens = torch.full((nq * beams,), backbone.decoder_start_token_id, dtype=torch.long)
         finished: list[dict[int, float]] = [{} for _ in range(nq)]
-        for _ in range(max_steps):
+        transforms = self.transforms()
+        for step in range(max_steps):
             if not (states >= 0).any():
                 break
-            logits = decoder.step(step_tokens)
-            if self.temperature != 1.0:
-                logits = logits / self.temperature
+            logits = apply_transforms(transforms, decoder.step(step_tokens), step)
             # only the allowed continuations are candidates: a few per beam, not the vocabulary
             # (read on the model's device: only they, not rows × vocabulary, cross to the CPU);
             # log P = logit − logsumexp, without materialising a log-softmax of every row
@@ -102,3 +110,10 @@ class ConstrainedBeamSearch:
             decoder.reorder(torch.from_numpy(new_rows.ravel()))
             step_tokens = torch.from_numpy(new_tokens.ravel())
         return [sorted(f.items(), key=lambda kv: -kv[1])[:num_results] for f in finished]
+
+
+def sharpened(temperature: float = 0.5, **kwargs) -> ConstrainedBeamSearch:
+    """Beam search on step distributions sharpened by 1/T: a :class:`Temperature` step transform
+    (the registry's ``sharpened``)."""
+    transforms = (*kwargs.pop("step_transforms", ()), Temperature(temperature))
+    return ConstrainedBeamSearch(name=kwargs.pop("name", "sharpened"), step_transforms=transforms, **kwargs)

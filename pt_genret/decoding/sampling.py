@@ -11,7 +11,7 @@ generator, seeded from ``seed`` and the query text, so results do not depend on 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ class AnnealedSampling:
     seed: int = 42
     max_query_length: int = 64
     name: str = "annealed"
+    constraint: str = field(default="trie", repr=False)
 
     def temperature(self, draw: int, draws: int) -> float:
         if draws <= 1:

@@ -1,4 +1,4 @@
-"""DocID schemes. A new scheme is one module plus one line in :data:`SCHEMES`."""
+"""DocID schemes. A new scheme is one module plus one line in :data:`pt_genret.registry.SCHEMES`."""
 from __future__ import annotations
 
 import json
@@ -7,36 +7,14 @@ import os
 import numpy as np
 
 from pt_genret.docids.base import DocIdScheme, DocIdTable
-from pt_genret.docids.bm25_terms import Bm25TermScheme
-from pt_genret.docids.lexical import KeywordScheme, TitleScheme
-from pt_genret.docids.ngrams import MultiViewScheme, NgramScheme
-from pt_genret.docids.numeric import AtomicScheme, NaiveScheme
-from pt_genret.docids.quantised import ProductQuantisedScheme, ResidualQuantisedScheme
-from pt_genret.docids.semantic import SemanticScheme
-from pt_genret.docids.url import UrlScheme
-
-SCHEMES: dict[str, type[DocIdScheme]] = {
-    "atomic": AtomicScheme,
-    "naive": NaiveScheme,
-    "semantic": SemanticScheme,
-    "title": TitleScheme,
-    "keywords": KeywordScheme,
-    "rq": ResidualQuantisedScheme,
-    "pq": ProductQuantisedScheme,
-    "url": UrlScheme,
-    "bm25_terms": Bm25TermScheme,
-    "ngrams": NgramScheme,
-    "multiview": MultiViewScheme,
-}
+from pt_genret.registry import SCHEMES
 
 
 def get_scheme(scheme: str | DocIdScheme, seed: int = 42, **kwargs) -> DocIdScheme:
     """A scheme object from a name (with constructor ``kwargs``) or the object itself."""
     if isinstance(scheme, DocIdScheme):
         return scheme
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown docid scheme {scheme!r}; choose one of {sorted(SCHEMES)}")
-    return SCHEMES[scheme](seed=seed, **kwargs)
+    return SCHEMES.create(scheme, seed=seed, **kwargs)
 
 
 def load_scheme(path: str) -> DocIdScheme:

@@ -1,23 +1,11 @@
 """Updating a generative index with new documents, without rebuilding it.
 
-A new update method is one module plus one line in :data:`UPDATE_METHODS`.
+A new update method is one module plus one line in :data:`pt_genret.registry.UPDATE_METHODS`.
 """
 from __future__ import annotations
 
+from pt_genret.registry import UPDATE_METHODS
 from pt_genret.updates.base import UpdateContext, UpdateMethod
-from pt_genret.updates.dome import DomeUpdate
-from pt_genret.updates.finetune import FinetuneUpdate
-from pt_genret.updates.incremental import IncrementalUpdate
-from pt_genret.updates.memit import MemitUpdate
-from pt_genret.updates.rome import RomeUpdate
-
-UPDATE_METHODS: dict[str, type[UpdateMethod]] = {
-    "finetune": FinetuneUpdate,
-    "incremental": IncrementalUpdate,
-    "dome": DomeUpdate,
-    "memit": MemitUpdate,
-    "rome": RomeUpdate,
-}
 
 
 def __getattr__(name: str):
