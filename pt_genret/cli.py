@@ -11,6 +11,8 @@ import sys
 import tempfile
 import time
 
+from pt_genret.storage.lock import IndexLockedError
+
 DEFAULT_METRICS = "nDCG@10,R@100,RR@10,Success@10"
 
 
@@ -46,7 +48,11 @@ def cmd_index(args: argparse.Namespace) -> None:
     from pt_genret.distillation import named_teacher
     from pt_genret.experiment import usable_docs
     from pt_genret.index import GenIndex
+    from pt_genret.storage import check_target, check_writable
 
+    protect = [args.corpus] if os.path.exists(args.corpus) else []
+    check_target(args.index, args.overwrite, protect)  # before the dataset is read or anything trains
+    check_writable(args.index)
     dataset = load_dataset(args.corpus)
     topics = qrels = None
     if args.train_split:
@@ -65,6 +71,7 @@ def cmd_index(args: argparse.Namespace) -> None:
         max_minutes=args.time_budget if args.time_budget > 0 else None, patience=args.patience,
         validation_queries=args.validation_queries, valid_topics=valid_topics, valid_qrels=valid_qrels,
         output_head=args.output_head, teacher=teacher, teacher_k=args.teacher_k, verbose=True,
+        protect=protect, wait=args.wait,
     ).index(usable_docs(dataset))
     if teacher is not None:
         import shutil
@@ -122,7 +129,7 @@ def cmd_update(args: argparse.Namespace) -> None:
     index = GenIndex(args.index)
     options = parse_key_values(args.option)
     started = time.time()
-    index = index.updater(method=args.method, seed=args.seed, verbose=True, **options).index(
+    index = index.updater(method=args.method, seed=args.seed, verbose=True, wait=args.wait, **options).index(
         read_beir_corpus(args.new_docs))
     g = index.meta["generations"][-1]
     print(f"generation {g['generation']} of {args.index}: added {g['docs_added']} documents with {g['method']} "
@@ -133,7 +140,7 @@ def cmd_update(args: argparse.Namespace) -> None:
 def cmd_remove(args: argparse.Namespace) -> None:
     from pt_genret.index import GenIndex
 
-    index = GenIndex(args.index).remove(args.docnos)
+    index = GenIndex(args.index).remove(args.docnos, wait=args.wait)
     print(f"generation {index.meta['generation']} of {args.index}: removed {len(set(args.docnos))} documents; "
           f"{index.meta['num_docs']} documents in the index")
 
@@ -349,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=42, help="random seed")
     i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
                    help="train only the decoder (default: yes for minilm, no otherwise)")
-    i.add_argument("--overwrite", action="store_true", help="replace an existing index at the path")
+    i.add_argument("--overwrite", action="store_true",
+                   help="replace an existing pt-genret index (or fill an empty folder) at the path; any other "
+                        "folder, and the corpus, are refused")
+    _wait_option(i)
     i.set_defaults(func=cmd_index)
 
     u = add("update", help="add documents to a GR index without rebuilding it (a new generation)")
@@ -359,11 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--seed", type=int, default=42, help="random seed")
     u.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. -o epochs=5 -o replay_ratio=2 (repeatable)")
+    _wait_option(u)
     u.set_defaults(func=cmd_update)
 
     r = add("remove", help="stop retrieving documents (their docids leave the trie)")
     r.add_argument("index", help="the index folder")
     r.add_argument("docnos", nargs="+", help="the documents to remove")
+    _wait_option(r)
     r.set_defaults(func=cmd_remove)
 
     s = add("search", help="retrieve for one query")
@@ -436,13 +448,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", nargs="?", type=float, const=True, default=False, metavar="SECONDS",
+                        help="when another writer holds the index's write.lock, wait for it (at most SECONDS) "
+                             "instead of failing at once")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_logs()
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
-        print(f"pt-genret {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, KeyError, IndexLockedError) as e:  # OSError: permissions, a full disk
+        message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        print(f"pt-genret {args.command}: error: {message.splitlines()[0] if message else type(e).__name__}",
+              file=sys.stderr)
         return 2
     return 0
 

@@ -27,6 +27,8 @@ import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 
+from pt_genret.documents import check_docno
+
 __all__ = [
     "Dataset",
     "BeirDataset",
@@ -80,6 +82,20 @@ def _clean(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _string_field(rec: dict, key: str, where: str, numbers: bool = False) -> str:
+    """A corpus record's text field (``None`` or missing: empty); ``numbers``: whole numbers too
+    (ids), never another JSON type written as its Python repr."""
+    value = rec.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{where}: {key!r} must be a string{' or a whole number' if numbers else ''}, got "
+                     f"{json.dumps(value)[:60]}")
+
+
 def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) -> Iterator[dict]:
     """Stream ``docs`` while checking docnos are unique/non-empty and docs have content.
 
@@ -95,6 +111,7 @@ def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) ->
         docno = doc["docno"]
         if not docno.strip():
             raise ValueError(f"{where}: empty docno")
+        check_docno(docno, where)
         if docno in seen:
             raise ValueError(f"{where}: duplicate docno {docno!r}")
         seen.add(docno)
@@ -107,7 +124,7 @@ def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) ->
         yield doc
     if empty:
         shown = ", ".join(repr(d) for d in empty[:10]) + (" ..." if len(empty) > 10 else "")
-        action = "skipped" if empty_docs == "skip" else "kept"
+        action = "skipped" if empty_docs == "skip" else "left in the stream; indexing skips them"
         warnings.warn(
             f"{source}: {len(empty)} document(s) with empty text and title ({action}): {shown}",
             stacklevel=2,
@@ -118,15 +135,22 @@ def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) ->
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, dict]]:
     """``(file:line, record)`` for each non-empty line of a BEIR JSONL file; each needs an ``_id``."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{where}: not UTF-8 ({e.reason} at byte {e.start} of the line); "
+                                 "re-encode the file as UTF-8") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{where}: invalid JSON ({e})") from None
+            if not isinstance(rec, dict):
+                raise ValueError(f"{where}: expected a JSON object with '_id', got {json.dumps(rec)[:60]}")
             if "_id" not in rec:
                 raise ValueError(f"{where}: missing '_id'")
             yield where, rec
@@ -224,9 +248,9 @@ class BeirDataset(Dataset):
     def _raw_docs(self, path: Path) -> Iterator[dict]:
         for where, rec in _jsonl_records(path):
             doc = {
-                "docno": _clean(rec["_id"]),
-                "text": _clean(rec.get("text")),
-                "title": _clean(rec.get("title")),
+                "docno": _string_field(rec, "_id", where, numbers=True),
+                "text": _string_field(rec, "text", where),
+                "title": _string_field(rec, "title", where),
                 "_where": where,
             }
             url = rec.get("url") or (rec.get("metadata") or {}).get("url")

@@ -156,21 +156,23 @@ class TeacherDistillation(pt.Estimator):
     def __init__(self, index, teacher: pt.Transformer, teacher_k: int = 5, weight: float = 0.5,
                  share: float = 0.25, epochs: int = 1, lr: float = 5e-4, batch_size: int = 32,
                  max_minutes: float | None = None, seed: int = 42, verbose: bool = True) -> None:
-        from pt_genret.index import GenIndex
+        from pt_genret.reader import IndexReader
 
         if epochs < 1 or batch_size < 1 or not lr > 0:
             raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0, got {epochs}, {batch_size}, {lr}")
-        self.index = index if isinstance(index, GenIndex) else GenIndex(index)
+        self.index = index if isinstance(index, IndexReader) else IndexReader(index)
         self.teacher, self.teacher_k, self.weight, self.share = teacher, teacher_k, weight, share
         self.epochs, self.lr, self.batch_size, self.max_minutes = epochs, lr, batch_size, max_minutes
         self.seed, self.verbose = seed, verbose
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
-        return self.index.retriever()(inp)
+        from pt_genret.retriever import GenRetriever
+
+        return GenRetriever(self.index)(inp)
 
     def fit(self, topics: pd.DataFrame | None = None, qrels: pd.DataFrame | None = None, *args) -> "TeacherDistillation":
-        from pt_genret.index import read_saved_examples
-        from pt_genret.ltr import save_model_phase
+        from pt_genret.generations import save_model_phase
+        from pt_genret.saved_queries import read_saved_examples
         from pt_genret.training import Budget, Example, TrainConfig, train
 
         index = self.index

@@ -1,147 +1,67 @@
 """``GenIndex``: a generative retrieval index as one PyTerrier artifact folder.
 
-Layout::
+Layout (see :mod:`pt_genret.storage.folder` for generations, the writer lock and recovery)::
 
-    pt_meta.json          type/format/package_hint, what built it (versions, seed, settings)
-    model/                backbone weights (safetensors), config and tokenizer
-    docids.jsonl          docno → docid string → token ids
-    trie.npz              prefix trie over the docid tokens (docid schemes)
-    ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
-    scheme/               the fitted docid scheme (JSON + numeric arrays)
-    pseudo_queries.jsonl  the documents' pseudo-queries and indexing-example texts (replayed or preserved by updates)
-    heldout_queries.jsonl pseudo-queries held out of training for validation (docno, query)
-    training_curve.png    loss and validation score per epoch of a budgeted build
-    edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
+    pt_meta.json          type/format/package_hint, what built it (versions, seed, settings),
+                          the current generation and its folder
+    write.lock            the writer lock (pid, host and start of the last writer)
+    gen-NNNNNN/           the files of a generation:
+      model/                backbone weights (safetensors), config and tokenizer
+      docids.jsonl          docno → docid string → token ids
+      trie.npz              prefix trie over the docid tokens (docid schemes)
+      ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
+      scheme/               the fitted docid scheme (JSON + numeric arrays)
+      pseudo_queries.jsonl  the documents' pseudo-queries and indexing-example texts (replayed or preserved by updates)
+      heldout_queries.jsonl pseudo-queries held out of training for validation (docno, query)
+      training_curve.png    loss and validation score per epoch of a budgeted build
+      edit/                 model-editing state of DOME/MEMIT/ROME updates (key covariance, critical layers)
 
-Updates (:meth:`GenIndex.updater`, :meth:`GenIndex.remove`) write a new generation of the
-folder the same way and list themselves in ``pt_meta.json`` under ``generations``.
-
-An index is written to a temporary sibling folder and renamed into place when complete, so a
-failed or interrupted build never leaves a half-written index at ``path``.
+A build, an update (:meth:`GenIndex.updater`), a removal (:meth:`GenIndex.remove`) and a
+training phase (LTRGR, distillation) each hold the writer lock and publish a new generation in
+one atomic step, so a failed or killed writer leaves the previous generation in place.
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from pt_genret import __version__
+from pt_genret import storage
+from pt_genret.storage.faults import stage
 from pt_genret.backbone import Backbone, create_backbone
 from pt_genret.constraints.trie import PrefixTrie
-from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme, load_scheme
+from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme
+from pt_genret.docids.spelling import spell_unique
 from pt_genret.documents import collect_documents, full_texts
-from pt_genret.ngram_views import (NgramView, build_views, load_views, ngram_examples, save_views, tokenise_views,
-                                   view_markers)
+from pt_genret.ngram_views import build_views, ngram_examples, save_views, tokenise_views, view_markers
 from pt_genret.queries import get_query_generator
 from pt_genret.distillation import RankingTargets
 from pt_genret.docid_head import HEADS
-from pt_genret.training import Budget, TrainConfig, build_examples, index_source, seed_everything, train
+from pt_genret.reader import FORMAT_VERSION, REQUIRED_FILES, IndexReader
+from pt_genret.retriever import GenRetriever
+from pt_genret.saved_queries import (HELD_OUT, PSEUDO_QUERIES, read_pseudo_queries, read_saved_examples,
+                                     write_pseudo_queries)
+from pt_genret.training import Budget, TrainConfig, build_examples, seed_everything, train
+from pt_genret.updates.updater import GenUpdater, remove_documents
 from pt_genret.validation import DecodingValidator, hold_out, plot_curve
 
-FORMAT_VERSION = 1
-PSEUDO_QUERIES = "pseudo_queries.jsonl"
-HELD_OUT = "heldout_queries.jsonl"  # the pseudo-queries a budgeted build validated on (not trained on)
-REQUIRED_FILES = ("pt_meta.json", "model", "docids.jsonl", "scheme")
+__all__ = ["FORMAT_VERSION", "GenIndex", "GenIndexer", "HELD_OUT", "PSEUDO_QUERIES", "REQUIRED_FILES",
+           "read_pseudo_queries", "read_saved_examples", "spell_unique", "write_pseudo_queries"]
 
 
-class GenIndex(pt.Artifact, pt.Indexer):
+class GenIndex(IndexReader, pt.Artifact, pt.Indexer):
     """A trained generative retriever and its docid constraint, stored at ``path``."""
 
-    ARTIFACT_TYPE = "generative_index"
-    ARTIFACT_FORMAT = "genret"
-
     def __init__(self, path: str, *, device: str | None = None, verbose: bool = True) -> None:
-        super().__init__(path)
-        self.path = str(path)
-        self.device = device
-        self.verbose = verbose
-        self._cache: dict[str, Any] = {}
-
-    # state -------------------------------------------------------------------------------
-    def built(self) -> bool:
-        return os.path.exists(os.path.join(self.path, "pt_meta.json"))
-
-    def _check(self) -> None:
-        if not os.path.isdir(self.path):
-            raise FileNotFoundError(f"no GR index at {self.path!r}")
-        missing = [f for f in REQUIRED_FILES if not os.path.exists(os.path.join(self.path, f))]
-        if missing:
-            raise FileNotFoundError(f"GR index {self.path!r} is incomplete: missing {', '.join(missing)}")
-
-    @property
-    def meta(self) -> dict:
-        if "meta" not in self._cache:
-            self._check()
-            try:
-                with open(os.path.join(self.path, "pt_meta.json")) as f:
-                    meta = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"corrupt pt_meta.json in {self.path!r}: {e}") from None
-            if meta.get("type") != self.ARTIFACT_TYPE or meta.get("format") != self.ARTIFACT_FORMAT:
-                raise ValueError(f"{self.path!r} is a {meta.get('type')}.{meta.get('format')} artifact, "
-                                 f"not a {self.ARTIFACT_TYPE}.{self.ARTIFACT_FORMAT} index")
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"GR index {self.path!r} has format version {meta.get('format_version')}; "
-                                 f"pt-genret {__version__} reads version {FORMAT_VERSION}")
-            self._cache["meta"] = meta
-        return self._cache["meta"]
-
-    def backbone(self) -> Backbone:
-        if "backbone" not in self._cache:
-            meta = self.meta
-            self._cache["backbone"] = Backbone.load(os.path.join(self.path, "model"), meta["backbone"],
-                                                    meta["num_codes"], self.device)
-        return self._cache["backbone"]
-
-    def table(self) -> DocIdTable:
-        if "table" not in self._cache:
-            self._check()
-            self._cache["table"] = DocIdTable.load(os.path.join(self.path, "docids.jsonl"))
-        return self._cache["table"]
-
-    @property
-    def is_ngram(self) -> bool:
-        """Whether documents are identified by their n-grams (SEAL, MINDER) rather than by a docid."""
-        return self.meta.get("scheme_kind") == "ngrams"
-
-    def trie(self) -> PrefixTrie:
-        if "trie" not in self._cache:
-            if self.is_ngram:
-                raise ValueError(f"{self.path!r} is an n-gram index ({self.meta['scheme']}): it has views, not a docid trie")
-            path = os.path.join(self.path, "trie.npz")
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"GR index {self.path!r} is incomplete: missing trie.npz")
-            self._cache["trie"] = PrefixTrie.load(path)
-        return self._cache["trie"]
-
-    def views(self) -> list[NgramView]:
-        """The n-gram views of a SEAL/MINDER index (one suffix array per view)."""
-        if "views" not in self._cache:
-            if not self.is_ngram:
-                raise ValueError(f"{self.path!r} identifies documents by docids ({self.meta['scheme']}), not n-grams")
-            self._cache["views"] = load_views(os.path.join(self.path, "ngrams"), self.meta["views"],
-                                              self.meta["view_markers"])
-        return self._cache["views"]
-
-    def scheme(self) -> DocIdScheme:
-        if "scheme" not in self._cache:
-            self._check()
-            self._cache["scheme"] = load_scheme(os.path.join(self.path, "scheme"))
-        return self._cache["scheme"]
-
-    def __len__(self) -> int:
-        return int(self.meta["num_docs"])
-
-    def __repr__(self) -> str:
-        return f"GenIndex({self.path!r})"
+        pt.Artifact.__init__(self, path)
+        IndexReader.__init__(self, path, device=device, verbose=verbose)
 
     # factories ---------------------------------------------------------------------------
     def indexer(self, **kwargs) -> "GenIndexer":
@@ -154,25 +74,20 @@ class GenIndex(pt.Artifact, pt.Indexer):
 
     def updater(self, method: str = "dome", seed: int = 42, verbose: bool = True,
                 query_generator: str | pt.Transformer | None = None, num_pseudo_queries: int | None = None,
-                device: str | None = None, **method_options) -> pt.Indexer:
+                device: str | None = None, wait: bool | float = False, **method_options) -> GenUpdater:
         """A :class:`~pt_genret.updates.updater.GenUpdater` adding documents to this index with an
         update method (``dome``, ``incremental``, ``finetune``, ``memit``, ``rome``) and its options."""
-        from pt_genret.updates.updater import GenUpdater
-
         return GenUpdater(self, method=method, seed=seed, verbose=verbose, query_generator=query_generator,
-                          num_pseudo_queries=num_pseudo_queries, device=device, **method_options)
+                          num_pseudo_queries=num_pseudo_queries, device=device, wait=wait, **method_options)
 
-    def remove(self, docnos: Iterable[str]) -> "GenIndex":
+    def remove(self, docnos: Iterable[str], wait: bool | float = False) -> "GenIndex":
         """Stop retrieving these documents: their docids leave the trie (the model is unchanged).
         Writes a new generation; returns the index."""
-        from pt_genret.updates.updater import remove_documents
+        remove_documents(self, docnos, wait=wait)
+        return self
 
-        return remove_documents(self, docnos)
-
-    def retriever(self, **kwargs) -> pt.Transformer:
+    def retriever(self, **kwargs) -> GenRetriever:
         """A :class:`~pt_genret.retriever.GenRetriever` over this index."""
-        from pt_genret.retriever import GenRetriever
-
         return GenRetriever(self, **kwargs)
 
 
@@ -206,7 +121,12 @@ class GenIndexer(pt.Indexer):
         freeze_encoder: train only the decoder on cached encoder states (much cheaper on a CPU);
             ``None`` freezes the pretrained ``minilm`` encoder and trains every other backbone whole.
         scheme_options, backbone_options: extra constructor arguments.
-        overwrite: replace an existing index at the path.
+        overwrite: replace an existing pt-genret index (or an empty folder) at the path; any
+            other folder is refused.
+        protect: paths the build must never write to (the input corpus): refused as the output
+            folder, as are folders that contain them.
+        wait: when another writer holds the index's lock: ``False`` fails at once, ``True``
+            waits, a number waits at most that many seconds.
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
@@ -218,7 +138,11 @@ class GenIndexer(pt.Indexer):
                  max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
                  output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 5,
-                 distill_weight: float = 0.5, distill_share: float = 0.25) -> None:
+                 distill_weight: float = 0.5, distill_share: float = 0.25, protect: Iterable[str] = (),
+                 wait: bool | float = False) -> None:
+        check_options(epochs=epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
+                      num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
+                      teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
         self.backbone_name = backbone
@@ -250,14 +174,27 @@ class GenIndexer(pt.Indexer):
         self.scheme_options = scheme_options or {}
         self.backbone_options = backbone_options or {}
         self.overwrite = overwrite
+        self.protect, self.wait = [str(p) for p in protect], wait
         self.verbose = verbose
         self.device = device
 
     def index(self, inp: Iterable[dict] | pd.DataFrame) -> GenIndex:
+        """Build the index from documents (``docno, text[, title]``): checks the output folder and
+        the documents, then builds holding the index's writer lock and publishes it at once."""
         path = self.target.path
-        if os.path.exists(path) and not self.overwrite:
-            raise FileExistsError(f"{path!r} already exists; pass overwrite=True to replace it")
+        storage.check_target(path, self.overwrite, self.protect)
+        storage.check_writable(path)
         docs = collect_documents(inp, verbose=self.verbose)
+        with storage.IndexWriter(path, "build", wait=self.wait) as writer:
+            storage.check_target(path, self.overwrite, self.protect)  # again: another build may have finished
+            self._build(docs, writer)
+        shutil.rmtree(os.path.abspath(path) + ".training", ignore_errors=True)
+        self.target.reload()
+        return GenIndex(path, device=self.device, verbose=self.verbose)
+
+    def _build(self, docs: pd.DataFrame, writer: storage.IndexWriter) -> None:
+        """Docids, pseudo-queries, training and the first generation, under ``writer``'s lock."""
+        path = self.target.path
         seed = self.config.seed
         seed_everything(seed)
         started = time.time()
@@ -293,8 +230,7 @@ class GenIndexer(pt.Indexer):
                                       topics=self.train_topics, qrels=self.train_qrels)
             extra = {"max_docid_length": max(len(t) for t in table.tokens)}
             save_constraint = lambda folder: trie.save(os.path.join(folder, "trie.npz"))  # noqa: E731
-        parent = os.path.dirname(os.path.abspath(path)) or "."
-        os.makedirs(parent, exist_ok=True)
+        storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs)))
         checkpoints = os.path.abspath(path) + ".training"
         counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
         examples, budget = self._budget(examples, table, trie if scheme.kind != "ngrams" else None,
@@ -311,7 +247,8 @@ class GenIndexer(pt.Indexer):
 
         meta = {
             "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
-            "format_version": FORMAT_VERSION, "num_docs": len(table), "num_codes": backbone.num_codes,
+            "format_version": FORMAT_VERSION, "num_docs": len(table), "num_docids": len(table), "generation": 0,
+            "num_codes": backbone.num_codes,
             "scheme": scheme.name, "scheme_kind": scheme.kind, "scheme_config": scheme.config(),
             "backbone": backbone.name, "backbone_options": self.backbone_options,
             "query_generator": self.query_generator if isinstance(self.query_generator, str) or self.query_generator is None
@@ -326,14 +263,11 @@ class GenIndexer(pt.Indexer):
             "training": {"curve": budget.curve, "best_epoch": budget.best_epoch, "stopped": budget.stopped,
                          "held_out": sum(counts.values()) - len(examples),
                          "validation": self._validation_name(budget)},
-            "built_with": _versions(), "build_seconds": round(time.time() - started, 1),
+            "built_with": storage.versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        _write_atomically(path, self.overwrite, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs,
-                                                                  self._held_out))
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        return GenIndex(path, device=self.device, verbose=self.verbose)
-
+        writer.publish(meta, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs,
+                                               self._held_out))
 
     def _budget(self, examples: list, table: DocIdTable, trie: PrefixTrie | None, max_steps: int,
                 started: float) -> tuple[list, Budget]:
@@ -383,115 +317,45 @@ SAVE_RESERVE_SECONDS = 20.0  # of a build's budget, kept for writing the index f
 MIN_TRAIN_SECONDS = 5.0  # a budget with less left for training is an error, not an untrained index
 
 
-def spell_unique(scheme: DocIdScheme, backbone: Backbone, docids: list[str],
-                 taken: set[tuple[int, ...]] = frozenset()) -> tuple[list[str], list[list[int]]]:
-    """Token spellings of ``docids``, disambiguating docids that differ as strings but not as
-    tokens (a tokenizer that drops accents or maps characters to ``<unk>``)."""
-    used, strings = set(taken), set(docids)
-    out_ids, out_tokens = [], []
-    for docid in docids:
-        unique, n = docid, 1
-        tokens = tuple(backbone.spell(unique, scheme.kind))
-        while tokens in used:
-            unique = scheme.disambiguate(docid, n)
-            n += 1
-            if unique in strings:
-                continue
-            if scheme.kind == "codes":
-                backbone.ensure_codes(scheme.num_codes())
-            tokens = tuple(backbone.spell(unique, scheme.kind))
-        used.add(tokens)
-        strings.add(unique)
-        out_ids.append(unique)
-        out_tokens.append(list(tokens))
-    return out_ids, out_tokens
+def check_options(**options: float | None) -> None:
+    """Refuse a numeric build option out of range before any work starts (``None``: the default)."""
+    at_least = {"epochs": 1, "batch_size": 1, "max_source_length": 1, "num_pseudo_queries": 0, "patience": 1,
+                "validation_queries": 0, "teacher_k": 1, "distill_weight": 0}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if name in at_least and value < at_least[name]:
+            raise ValueError(f"{name} must be >= {at_least[name]}, got {value}")
+        if name in at_least and at_least[name] >= 0 and name != "distill_weight" and value != int(value):
+            raise ValueError(f"{name} must be a whole number, got {value}")
+        if name in ("lr", "max_minutes") and not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def _disk_need(backbone: Backbone, num_docs: int) -> int:
+    """Rough bytes a build writes: the model in the index, the training checkpoint (weights, best
+    weights, optimizer moments) and about 2 KiB per document of docids and pseudo-queries."""
+    weights = sum(p.numel() * p.element_size() for p in backbone.model.parameters())
+    return 6 * weights + 2048 * num_docs + (1 << 20)
 
 
 def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_constraint,
           scheme: DocIdScheme, docs: pd.DataFrame, held_out: pd.DataFrame | None = None) -> None:
     backbone.save(os.path.join(folder, "model"))
+    stage("write:model")
     table.save(os.path.join(folder, "docids.jsonl"))
     save_constraint(folder)  # trie.npz, or ngrams/<view>.npz
+    stage("write:constraint")
     scheme.save(os.path.join(folder, "scheme"))
     if "querygen" in docs.columns:
         with open(os.path.join(folder, PSEUDO_QUERIES), "w", encoding="utf8") as f:
             write_pseudo_queries(f, docs)
+        stage(f"write:{PSEUDO_QUERIES}")
     if held_out is not None and len(held_out):  # never trained on: for fitting what sits on top of GR
         held_out.to_json(os.path.join(folder, HELD_OUT), orient="records", lines=True, force_ascii=False)
-    with open(os.path.join(folder, "pt_meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
     curve = meta.get("training", {}).get("curve", [])
     if any(c.get("score") is not None for c in curve):
         plot_curve(curve, os.path.join(folder, "training_curve.png"),
                    f"{meta['scheme']} / {meta['backbone']}: {meta['training']['validation']}")
-
-
-def write_pseudo_queries(f, docs: pd.DataFrame) -> None:
-    """One JSON line per document of ``docs`` (``docno, querygen``, text): its pseudo-queries and the
-    source of its indexing example, so that updates can replay or preserve both."""
-    for d, qs, text in zip(docs["docno"], docs["querygen"], full_texts(docs)):
-        f.write(json.dumps({"docno": d, "queries": list(qs), "text": index_source(text)}) + "\n")
-
-
-def read_saved_examples(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An index's saved ``docno, query`` pseudo-queries and ``docno, text`` indexing-example
-    sources, in one pass over ``pseudo_queries.jsonl`` (both empty if it has none; no texts for
-    indexes written before they were saved)."""
-    file = os.path.join(path, PSEUDO_QUERIES)
-    queries: list[tuple[str, str]] = []
-    texts: list[tuple[str, str]] = []
-    if os.path.exists(file):
-        with open(file, encoding="utf8") as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    rec = json.loads(line)
-                    queries.extend((str(rec["docno"]), q) for q in rec["queries"] if q.strip())
-                    if rec.get("text", "").strip():
-                        texts.append((str(rec["docno"]), rec["text"]))
-                except (json.JSONDecodeError, KeyError, AttributeError) as e:
-                    raise ValueError(f"corrupt {file!r} at line {n}: {e}") from None
-    return pd.DataFrame(queries, columns=["docno", "query"]), pd.DataFrame(texts, columns=["docno", "text"])
-
-
-def read_pseudo_queries(path: str, texts: bool = False) -> pd.DataFrame:
-    """``docno, query`` rows of an index's saved pseudo-queries; with ``texts``, the ``docno, text``
-    rows of its documents' indexing-example sources instead (see :func:`read_saved_examples`)."""
-    queries, saved_texts = read_saved_examples(path)
-    return saved_texts if texts else queries
-
-
-def _write_atomically(path: str, overwrite: bool, write) -> None:
-    """Run ``write(tmp)`` on a temporary sibling folder, then rename it to ``path``."""
-    parent = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix=".genret-tmp-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; an index is as readable as any folder
-    try:
-        write(tmp)
-        if os.path.exists(path):
-            if not overwrite:
-                raise FileExistsError(f"{path!r} appeared while indexing; not replacing it")
-            old = tempfile.mkdtemp(prefix=".genret-old-", dir=parent)
-            os.rename(path, os.path.join(old, "index"))
-            try:
-                os.rename(tmp, path)
-            except BaseException:
-                os.rename(os.path.join(old, "index"), path)  # put the previous index back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _versions() -> dict[str, str]:
-    import sys
-
-    import torch
-    import transformers
-
-    return {"pt_genret": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
-            "transformers": transformers.__version__, "pyterrier": pt.__version__}

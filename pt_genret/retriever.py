@@ -27,7 +27,7 @@ import pyterrier_alpha as pta
 
 from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.decoding.protocol import DEFAULT_DECODERS, constraint_of
-from pt_genret.index import GenIndex
+from pt_genret.reader import IndexReader
 
 DOCID_COLUMN = "gr_docid"  # the generated identifier; PyTerrier's ``docid`` is an integer row id
 RESULT_COLUMNS = ["docno", "score", "rank", DOCID_COLUMN, "decoder"]  # added to the input's columns
@@ -51,9 +51,9 @@ class GenRetriever(pt.Transformer):
         verbose: progress bars.
     """
 
-    def __init__(self, index: GenIndex | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
+    def __init__(self, index: IndexReader | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
                  batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None) -> None:
-        self.index = index if isinstance(index, GenIndex) else GenIndex(index)
+        self.index = index if isinstance(index, IndexReader) else IndexReader(index)
         self.num_results = num_results
         options = dict(decoder_options or {})
         if num_beams is not None:

@@ -59,13 +59,11 @@ def plot_curve(curve: list[dict], path: str, title: str = "training") -> bool:
     or an empty curve)."""
     if not curve:
         return False
-    try:
-        import matplotlib
+    from pt_genret.plotting import has_matplotlib, pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if not has_matplotlib():
         return False
+    plt = pyplot()
     minutes = [c["seconds"] / 60 for c in curve]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(minutes, [c["loss"] for c in curve], "o-", color="tab:blue", label="training loss")

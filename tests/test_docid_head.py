@@ -29,7 +29,7 @@ def test_head_holds_the_docid_tokens_and_end_of_sequence(head_index):
     assert head is not None and set(head.ids.tolist()) == used and backbone.eos_token_id in used
     assert len(head) < backbone.vocab_size / 4
     assert head_index.meta["output_head"] == "docid"
-    assert os.path.exists(os.path.join(head_index.path, "model", "docid_head.json"))
+    assert os.path.exists(os.path.join(head_index.folder, "model", "docid_head.json"))
 
 
 def test_compact_and_full_width_logits_agree(head_index):
@@ -79,7 +79,7 @@ def test_head_retrieves_documents_by_title(head_index):
 def test_full_head_option(tmp_path):
     index = build_tiny_index(tmp_path / "full.gr", make_docs(per_topic=1), epochs=1, output_head="full")
     assert index.backbone().head is None and index.meta["output_head"] == "full"
-    assert not os.path.exists(os.path.join(index.path, "model", "docid_head.json"))
+    assert not os.path.exists(os.path.join(index.folder, "model", "docid_head.json"))
     with pytest.raises(ValueError, match="output_head"):
         GenIndex(str(tmp_path / "x")).indexer(output_head="words")
 
@@ -139,11 +139,11 @@ def test_budgeted_build_validates_keeps_best_and_records_the_curve(tmp_path):
     assert all(b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
     assert index.meta["examples"]["query"] == training["held_out"] + sum(
         1 for _ in range(index.meta["examples"]["query"] - training["held_out"]))
-    assert os.path.exists(os.path.join(index.path, "training_curve.png"))
+    assert os.path.exists(os.path.join(index.folder, "training_curve.png"))
     # the held-out pseudo-queries are kept, and fitting on top of GR uses them (never trained on)
     from pt_genret.interpolation import pseudo_query_topics
 
-    held = pd.read_json(os.path.join(index.path, "heldout_queries.jsonl"), lines=True, dtype=False)
+    held = pd.read_json(os.path.join(index.folder, "heldout_queries.jsonl"), lines=True, dtype=False)
     assert len(held) == training["held_out"]
     topics, qrels = pseudo_query_topics(index, n=1000)
     assert set(topics["query"]) == set(held["query"]) and set(qrels["docno"]) <= set(held["docno"])

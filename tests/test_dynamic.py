@@ -384,3 +384,21 @@ def test_finished_methods_are_reused_unless_their_settings_change(gr_run):
     changed = run_dynamic(docs, topics, qrels, ["finetune"], work, method_options={"finetune": {"epochs": 1}},
                           **kwargs)
     assert changed.timings["seconds"][1:].tolist() != old_t.loc["finetune", "seconds"][1:].tolist()
+
+
+def test_report_without_matplotlib(known, monkeypatch):
+    """matplotlib is the ``plot`` extra: without it the tables are written, the curves skipped
+    with a message naming the extra, and plotting directly says the same."""
+    import sys
+
+    from pt_genret.evaluation.report import plot_curves
+
+    result, _, work, _ = known
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    out = str(work / "no-plots")
+    with pytest.warns(UserWarning, match=r"pt-genret\[plot\]"):
+        paths = write_report(result, out)
+    assert "summary.csv" in paths and not [p for p in paths if p.endswith(".png")]
+    assert not [f for f in os.listdir(out) if f.endswith(".png")]
+    with pytest.raises(ImportError, match=r"pip install 'pt-genret\[plot\]'"):
+        plot_curves(result, result.measures[0], str(work / "x.png"))

@@ -21,7 +21,13 @@ from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.decoding import score_candidates
 from pt_genret.index import FORMAT_VERSION, GenIndex
 from pt_genret.retriever import OUTPUT_COLUMNS, GenRetriever
+from pt_genret.saved_queries import files_of
 from pt_genret.training import TrainConfig, build_examples, train
+
+
+def gen(path) -> Path:
+    """The current generation's folder of the index at ``path``."""
+    return Path(files_of(str(path)))
 
 
 def leftovers(folder) -> list[str]:
@@ -56,12 +62,15 @@ def index_copy(title_index, tmp_path):
 
 def test_index_layout_and_metadata(title_index, docs):
     path = title_index.path
+    assert sorted(os.listdir(path)) == ["gen-000000", "pt_meta.json", "write.lock"]
+    assert title_index.folder == os.path.join(path, "gen-000000")
     for name in ("pt_meta.json", "model", "docids.jsonl", "trie.npz", "scheme", "pseudo_queries.jsonl"):
-        assert os.path.exists(os.path.join(path, name)), name
-    assert any(f.endswith(".safetensors") for f in os.listdir(os.path.join(path, "model")))
+        assert os.path.exists(os.path.join(title_index.folder, name)), name
+    assert any(f.endswith(".safetensors") for f in os.listdir(os.path.join(title_index.folder, "model")))
     with open(os.path.join(path, "pt_meta.json")) as f:
         meta = json.load(f)
     assert meta["type"] == "generative_index" and meta["format"] == "genret"
+    assert meta["generation_folder"] == "gen-000000" and meta["generation"] == 0
     assert meta["package_hint"] == "pt-genret" and meta["format_version"] == FORMAT_VERSION
     assert meta["train"]["seed"] == 42 and meta["train"]["epochs"] == 15
     assert set(meta["built_with"]) >= {"pt_genret", "python", "torch", "transformers", "pyterrier"}
@@ -232,9 +241,13 @@ def test_existing_path_without_overwrite(tmp_path, docs):
     target = tmp_path / "idx.gr"
     target.mkdir()
     (target / "precious.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        build_tiny_index(target, docs[:4], epochs=1)
+    for overwrite in (False, True):  # a folder that is not an index is never replaced
+        with pytest.raises(FileExistsError, match="not a pt-genret index .*precious.txt"):
+            build_tiny_index(target, docs[:4], epochs=1, overwrite=overwrite)
     assert os.listdir(target) == ["precious.txt"]
+    index = build_tiny_index(tmp_path / "real.gr", docs[:4], epochs=1, query_generator="none")
+    with pytest.raises(FileExistsError, match=r"already exists and holds a GR index; pass overwrite=True \(--overwrite\)"):
+        build_tiny_index(index.path, docs[:4], epochs=1)
     assert leftovers(tmp_path) == []
 
 
@@ -283,7 +296,7 @@ def test_overwrite_replaces_index(tmp_path, docs):
 
 
 def test_missing_file(index_copy):
-    os.remove(index_copy / "trie.npz")
+    os.remove(gen(index_copy) / "trie.npz")
     with pytest.raises(FileNotFoundError, match="trie.npz"):
         GenRetriever(str(index_copy))(pd.DataFrame({"qid": ["1"], "query": ["amber"]}))
     with pytest.raises(FileNotFoundError, match="trie.npz"):
@@ -291,9 +304,9 @@ def test_missing_file(index_copy):
 
 
 def test_missing_weights(index_copy):
-    for f in os.listdir(index_copy / "model"):
+    for f in os.listdir(gen(index_copy) / "model"):
         if f.endswith(".safetensors"):
-            os.remove(index_copy / "model" / f)
+            os.remove(gen(index_copy) / "model" / f)
     with pytest.raises(FileNotFoundError, match="safetensors"):
         GenIndex(str(index_copy)).backbone()
 
@@ -324,7 +337,7 @@ def test_wrong_meta(index_copy, change, message):
 
 
 def test_corrupt_docid_table(index_copy):
-    with open(index_copy / "docids.jsonl", "a") as f:
+    with open(gen(index_copy) / "docids.jsonl", "a") as f:
         f.write("garbage\n")
     with pytest.raises(ValueError, match="corrupt docid table"):
         GenIndex(str(index_copy)).table()
@@ -333,7 +346,7 @@ def test_corrupt_docid_table(index_copy):
 # --- reproducibility and training ------------------------------------------------------------------
 
 def assert_same_index(a: GenIndex, b: GenIndex, queries: list[str]) -> None:
-    assert (Path(a.path) / "docids.jsonl").read_bytes() == (Path(b.path) / "docids.jsonl").read_bytes()
+    assert (Path(a.folder) / "docids.jsonl").read_bytes() == (Path(b.folder) / "docids.jsonl").read_bytes()
     assert a.meta["epoch_losses"] == b.meta["epoch_losses"]
     sa, sb = a.backbone().model.state_dict(), b.backbone().model.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

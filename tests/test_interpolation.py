@@ -1,6 +1,7 @@
 """ScoreInterpolation: normalised first-stage (BM25) and GR scores mixed with a fitted weight."""
 from __future__ import annotations
 
+import os
 import shutil
 
 import ir_measures
@@ -13,6 +14,7 @@ from sklearn.preprocessing import minmax_scale
 from conftest import build_tiny_index, make_docs
 from pt_genret.baselines import bm25_pisa
 from pt_genret.index import read_pseudo_queries
+from pt_genret.saved_queries import files_of
 from pt_genret.interpolation import DEFAULT_GRID, ScoreInterpolation, normalise_scores, pseudo_query_topics
 from pt_genret.retriever import GenRetriever
 
@@ -248,6 +250,7 @@ def test_pseudo_query_topics(small_index, small_docs, tmp_path):
         pseudo_query_topics(small_index, n=0)
     copy = tmp_path / "copy.gr"
     shutil.copytree(small_index.path, copy)
-    (copy / "pseudo_queries.jsonl").write_text("")
+    with open(os.path.join(files_of(str(copy)), "pseudo_queries.jsonl"), "w"):
+        pass
     with pytest.raises(ValueError, match="no saved pseudo-queries"):
         pseudo_query_topics(str(copy))

@@ -53,18 +53,18 @@ def test_aggregation_sums_weights_and_counts_one_of_each_prefix_chain():
 
 def test_seal_index_layout_and_errors(seal_index):
     assert seal_index.is_ngram and seal_index.meta["views"] == ["text"]
-    assert os.path.exists(os.path.join(seal_index.path, "ngrams", "text.npz"))
-    assert not os.path.exists(os.path.join(seal_index.path, "trie.npz"))
+    assert os.path.exists(os.path.join(seal_index.folder, "ngrams", "text.npz"))
+    assert not os.path.exists(os.path.join(seal_index.folder, "trie.npz"))
     with pytest.raises(ValueError, match="n-gram index"):
         seal_index.trie()
     with pytest.raises(ValueError, match="n-gram index"):
         GenRetriever(seal_index, decoder="annealed")(_title_topics([{"docno": "x", "title": "planet"}]))
-    os.rename(os.path.join(seal_index.path, "ngrams", "text.npz"), os.path.join(seal_index.path, "moved.npz"))
+    os.rename(os.path.join(seal_index.folder, "ngrams", "text.npz"), os.path.join(seal_index.folder, "moved.npz"))
     try:
         with pytest.raises(FileNotFoundError, match="view 'text'"):
             GenIndex(seal_index.path).views()
     finally:
-        os.rename(os.path.join(seal_index.path, "moved.npz"), os.path.join(seal_index.path, "ngrams", "text.npz"))
+        os.rename(os.path.join(seal_index.folder, "moved.npz"), os.path.join(seal_index.folder, "ngrams", "text.npz"))
 
 
 def test_ngram_decoder_refused_on_a_docid_index(title_index):

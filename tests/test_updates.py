@@ -85,7 +85,7 @@ def test_finetune_and_incremental_add_documents_and_incremental_forgets_less(bas
         assert gen["method"] == method and gen["docs_added"] == len(NEW) and gen["docs_removed"] == 0
         assert gen["seed"] == 42 and gen["seconds"] > 0 and gen["seconds_per_added_doc"] > 0
         assert gen["versions"]["torch"] and gen["options"]["epochs"] == 8
-        queries = [json.loads(line)["docno"] for line in open(os.path.join(new.path, "pseudo_queries.jsonl"))]
+        queries = [json.loads(line)["docno"] for line in open(os.path.join(new.folder, "pseudo_queries.jsonl"))]
         assert queries == [d["docno"] for d in OLD + NEW]  # old pseudo-queries kept for replay
         assert len(index) == len(OLD) + len(NEW)  # the object the updater came from sees the new generation
     assert old_hits["incremental"] >= 0.6
@@ -206,7 +206,7 @@ def test_editing_methods_add_documents_and_keep_old_ones(index, method):
     assert gen["method"] == method and gen["docs_added"] == len(NEW)
     tf = gen["details"]["teacher_forced_hit_rate"]
     assert tf["new_after"] >= (0.25 if method == "rome" else 0.5) and tf["old_after"] >= tf["old_before"] - 0.1
-    assert os.path.exists(os.path.join(new.path, "edit", "key_covariance.safetensors"))
+    assert os.path.exists(os.path.join(new.folder, "edit", "key_covariance.safetensors"))
 
 
 def test_dome_edits_only_the_critical_layers_ffn_output(index):
@@ -221,9 +221,9 @@ def test_dome_edits_only_the_critical_layers_ffn_output(index):
     after = new.backbone().model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed == {f"decoder.block.{critical[0]}.layer.2.DenseReluDense.wo.weight"}
-    with open(os.path.join(new.path, "edit", "state.json")) as f:
+    with open(os.path.join(new.folder, "edit", "state.json")) as f:
         assert json.load(f)["critical_layers"] == critical
-    moments = load_file(os.path.join(new.path, "edit", "key_covariance.safetensors"))
+    moments = load_file(os.path.join(new.folder, "edit", "key_covariance.safetensors"))
     assert set(moments) == {f"layer{critical[0]}.second_moment"}
     m = moments[f"layer{critical[0]}.second_moment"]
     assert m.shape == (256, 256) and torch.allclose(m, m.T, atol=1e-5)  # d_ff × d_ff, symmetric
@@ -240,7 +240,7 @@ def test_dome_reuses_its_state_and_finetuning_drops_it(index):
     assert in_top(second, NEW) >= 0.75  # the second edit kept the first one's documents
     third = second.updater(method="finetune", epochs=1, verbose=False).index(
         [{"docno": "extra1", "title": "extra", "text": "an extra comet document"}])
-    assert not os.path.exists(os.path.join(third.path, "edit"))
+    assert not os.path.exists(os.path.join(third.folder, "edit"))
 
 
 def test_editing_reports_its_stages_and_skips_the_check_when_asked(base_path, tmp_path):
@@ -254,7 +254,7 @@ def test_editing_reports_its_stages_and_skips_the_check_when_asked(base_path, tm
         shutil.copytree(base_path, path)
         new = GenIndex(str(path)).updater(method="dome", check_rows=rows, verbose=False).index(NEW[:4])
         details[rows] = new.meta["generations"][-1]["details"]
-        weights[rows] = {k: v for f in sorted(glob.glob(os.path.join(new.path, "model", "*.safetensors")))
+        weights[rows] = {k: v for f in sorted(glob.glob(os.path.join(new.folder, "model", "*.safetensors")))
                          for k, v in load_file(f).items()}
     assert set(details[128]["stage_seconds"]) == {"choose_layers", "covariance", "encode_new", "edit_vectors",
                                                   "weight_update", "key_moments", "check"}
@@ -360,7 +360,7 @@ def test_indexes_save_each_documents_text_for_updates(index):
     texts = read_pseudo_queries(new.path, texts=True)
     assert list(texts["docno"]) == [d["docno"] for d in OLD + NEW]
     assert len(read_pseudo_queries(new.path)) > len(texts)  # the pseudo-queries are read as before
-    file = os.path.join(new.path, PSEUDO_QUERIES)
+    file = os.path.join(new.folder, PSEUDO_QUERIES)
     with open(file) as f:
         lines = [json.loads(line) for line in f]
     os.remove(file)  # a generation's files are hard links: replace, do not edit in place
@@ -422,7 +422,7 @@ def test_index_without_pseudo_queries(tmp_path):
         with pytest.raises(ValueError, match="has none saved"):
             index.updater(method=method, verbose=False, **options).index(NEW[:2])
     new = index.updater(method="incremental", replay_ratio=0, epochs=1, verbose=False).index(NEW[:2])
-    assert len(new) == 10 and not os.path.exists(os.path.join(new.path, "pseudo_queries.jsonl"))
+    assert len(new) == 10 and not os.path.exists(os.path.join(new.folder, "pseudo_queries.jsonl"))
 
 
 def test_ngram_indexes_are_refused(tmp_path):

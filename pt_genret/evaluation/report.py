@@ -15,6 +15,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -112,11 +113,11 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
 
 
 def plot_curves(result: DynamicResult, measure: str, path: str) -> None:
-    """Two panels: initial-document score and new-document score against the step, one line per method."""
-    import matplotlib
+    """Two panels: initial-document score and new-document score against the step, one line per method
+    (needs matplotlib: the ``plot`` extra)."""
+    from pt_genret.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     steps = list(range(result.steps + 1))
     init, new = initial_table(result, measure), new_table(result, measure)
@@ -164,13 +165,18 @@ def _text(path: str, text: str) -> None:
 
 
 def write_report(result: DynamicResult, out_dir: str) -> dict[str, str]:
-    """Write every table (CSV + Markdown), the curves (PNG), raw scores and timings to ``out_dir``.
+    """Write every table (CSV + Markdown), the curves (PNG, with matplotlib), raw scores and timings to ``out_dir``.
 
     Returns file kind → path. ``report.md`` gathers all tables in one page.
     """
+    from pt_genret.plotting import MISSING, has_matplotlib
+
     os.makedirs(out_dir, exist_ok=True)
     paths: dict[str, str] = {}
     sections = [_preamble(result)]
+    plots = has_matplotlib()
+    if not plots:
+        warnings.warn(MISSING, stacklevel=2)
 
     def table(name: str, title: str, frame: pd.DataFrame) -> None:
         p = os.path.join(out_dir, f"{name}.csv")
@@ -186,9 +192,10 @@ def write_report(result: DynamicResult, out_dir: str) -> dict[str, str]:
         s = slug(measure)
         table(f"initial_{s}", f"Initial documents ({label(measure)})", initial_table(result, measure))
         table(f"new_{s}", f"Newly added documents ({label(measure)})", new_table(result, measure))
-        png = os.path.join(out_dir, f"curves_{s}.png")
-        _write(png, lambda t, m=measure: plot_curves(result, m, t))
-        paths[f"curves_{s}.png"] = png
+        if plots:
+            png = os.path.join(out_dir, f"curves_{s}.png")
+            _write(png, lambda t, m=measure: plot_curves(result, m, t))
+            paths[f"curves_{s}.png"] = png
     for name, frame in (("scores", result.scores), ("query_scores", result.query_scores),
                         ("timings", result.timings)):
         p = os.path.join(out_dir, f"{name}.csv")
