@@ -64,7 +64,7 @@ def make_method(method: str | UpdateMethod | type, seed: int = 42, verbose: bool
 
 
 #: numeric update-method options that must be > 0 (every other numeric option must be >= 0)
-POSITIVE_OPTIONS = frozenset({"steps", "epochs", "batch_size", "batch_rows", "max_source_length", "softmax_top_k",
+POSITIVE_OPTIONS = frozenset({"steps", "epochs", "batch_size", "batch_rows", "max_source_length",
                               "lr", "probe_queries", "cov_queries"})
 
 
