@@ -76,3 +76,45 @@ def test_retriever_records_the_decoder(title_index):
     assert set(custom(topics)["decoder"]) == {"mine"}
     opts = GenRetriever(title_index, num_results=2, decoder="annealed", decoder_options={"seed": 9})
     assert opts.decoder.seed == 9
+
+
+def test_step_transforms_compose(any_index):
+    """Temperature is a step transform: the 'sharpened' decoder equals beam search with
+    Temperature(0.5), and transforms apply in order (T1 then T2 is T1 * T2)."""
+    import torch
+
+    from pt_genret.decoding import apply_transforms
+
+    bb, trie, _, steps = parts(any_index)
+    n = 5
+    sharp = get_decoder("sharpened", num_beams=n).decode(bb, trie, QUERIES, n, steps)
+    composed = ConstrainedBeamSearch(num_beams=n, step_transforms=(Temperature(0.5),)).decode(bb, trie, QUERIES, n, steps)
+    twice = ConstrainedBeamSearch(num_beams=n, step_transforms=(Temperature(0.25), Temperature(2.0))).decode(
+        bb, trie, QUERIES, n, steps)
+    for a, b, c in zip(sharp, composed, twice):
+        assert [d for d, _ in a] == [d for d, _ in b] == [d for d, _ in c]
+        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-5)
+    logits = torch.tensor([[1.0, 2.0, 4.0]])
+    assert torch.allclose(apply_transforms((Temperature(2.0), Temperature(0.5)), logits, 0), logits)
+    with pytest.raises(ValueError, match="Temperature value must be > 0"):
+        Temperature(0.0)
+
+
+def test_a_registered_decoder_is_one_line(title_index, monkeypatch):
+    """A decoder registered by name is found by GenRetriever (and would be by the CLI)."""
+    from dataclasses import dataclass
+
+    from pt_genret.registry import DECODERS
+
+    @dataclass
+    class FirstDocs:
+        name: str = "first"
+        constraint: str = "trie"
+
+        def decode(self, backbone, trie, queries, num_results, max_steps):
+            return [[(d, -float(d)) for d in range(num_results)] for _ in queries]
+
+    monkeypatch.setitem(DECODERS, "first", FirstDocs)
+    res = GenRetriever(title_index, num_results=2, decoder="first")(pd.DataFrame({"qid": ["1"], "query": ["x"]}))
+    assert list(res["decoder"]) == ["first", "first"] and list(res["rank"]) == [0, 1]
+    assert "first" in DECODERS.names()
