@@ -327,39 +327,16 @@ def read_beir_corpus(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") ->
 
 # --------------------------------------------------------------------------- TREC files
 
-_TOP_RE = re.compile(r"<top>(.*?)</top>", re.IGNORECASE | re.DOTALL)
-_FIELD_RE = re.compile(r"<(num|title)>(.*?)(?=<|\Z)", re.IGNORECASE | re.DOTALL)
-
-
-def _sgml_topics(content: str, path: str) -> list[tuple[str, str]]:
-    rows = []
-    for block in _TOP_RE.findall(content):
-        fields = {k.lower(): " ".join(v.split()) for k, v in _FIELD_RE.findall(block)}
-        num = re.sub(r"^number:\s*", "", fields.get("num", ""), flags=re.IGNORECASE)
-        title = re.sub(r"^topic:\s*", "", fields.get("title", ""), flags=re.IGNORECASE)
-        if not num:
-            raise ValueError(f"{path}: <top> block without <num>")
-        rows.append((num, title))
-    return rows
-
-
 def read_trec_topics(path: str | os.PathLike) -> pd.DataFrame:
-    """Read TREC topics: SGML (``<top><num>..<title>..``) or ``qid<TAB>query`` / ``qid query`` lines."""
+    """Read TREC topics with ``pt.io.read_topics``: SGML (``<top><num>..<title>..``, whitespace in
+    titles collapsed) or one ``qid<TAB>query`` / ``qid query`` per line."""
     content = Path(path).read_text(encoding="utf-8")
-    if re.search(r"<top>", content, re.IGNORECASE):
-        rows = _sgml_topics(content, str(path))
-    else:
-        rows = []
-        for lineno, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            parts = line.split("\t", 1) if "\t" in line else line.strip().split(None, 1)
-            if len(parts) < 2 or not parts[1].strip():
-                raise ValueError(f"{path}:{lineno}: expected 'qid<TAB>query'")
-            rows.append((parts[0].strip(), parts[1].strip()))
-    if not rows:
+    sgml = re.search(r"<top>", content, re.IGNORECASE) is not None
+    topics = pt.io.read_topics(str(path), format="trec" if sgml else "singleline")
+    if topics.empty:
         raise ValueError(f"{path}: no topics found")
-    return _topics_frame(rows)
+    queries = topics["query"].astype(str)
+    return _topics_frame(zip(topics["qid"].astype(str), queries.str.split().str.join(" ") if sgml else queries))
 
 
 def _whitespace_rows(path: str | os.PathLike, nfields: int, fmt: str) -> Iterator[tuple[str, list[str]]]:
@@ -374,22 +351,25 @@ def _whitespace_rows(path: str | os.PathLike, nfields: int, fmt: str) -> Iterato
 
 
 def read_trec_qrels(path: str | os.PathLike) -> pd.DataFrame:
-    """Read TREC qrels (``qid 0 docno label``) into ``qid, docno, label``."""
-    rows = [(p[0], p[2], _parse_label(p[3], where))
-            for where, p in _whitespace_rows(path, 4, "qid 0 docno label")]
-    return _qrels_frame(rows)
+    """Read TREC qrels (``qid 0 docno label``) with ``pt.io.read_qrels`` into ``qid, docno, label``;
+    a malformed line is a one-line error naming it."""
+    try:
+        qrels = pt.io.read_qrels(str(path))
+    except ValueError:
+        qrels = None
+    if qrels is None or qrels["label"].isna().any() or qrels["docno"].isna().any():
+        for _ in _whitespace_rows(path, 4, "qid 0 docno label"):  # raises at the first bad line
+            pass
+        raise ValueError(f"{path}: unreadable qrels; expected 'qid 0 docno label' lines")
+    return _qrels_frame(zip(qrels["qid"], qrels["docno"], qrels["label"].astype("int64")))
 
 
 def read_trec_run(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a TREC run (``qid Q0 docno rank score tag``) into ``qid, docno, rank, score``."""
-    rows = []
-    for where, p in _whitespace_rows(path, 6, "qid Q0 docno rank score tag"):
-        try:
-            rows.append((p[0], p[2], int(p[3]), float(p[4])))
-        except ValueError:
-            raise ValueError(f"{where}: bad rank/score in {' '.join(p)!r}") from None
-    df = pd.DataFrame(rows, columns=["qid", "docno", "rank", "score"])
-    return df.astype({"qid": str, "docno": str, "rank": "int64", "score": "float64"})
+    """Read a TREC run (``qid Q0 docno rank score tag``) with ``pt.io.read_results`` into
+    ``qid, docno, rank, score``."""
+    run = pt.io.read_results(str(path))
+    return run[["qid", "docno", "rank", "score"]].astype({"qid": str, "docno": str, "rank": "int64",
+                                                         "score": "float64"})
 
 
 # --------------------------------------------------------------------------- in-memory / quickstart
