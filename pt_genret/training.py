@@ -25,7 +25,7 @@ import pyterrier as pt
 import torch
 from accelerate import Accelerator
 import torch.nn.functional as F
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_model
 from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.backbone import Backbone
@@ -449,15 +449,24 @@ def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig, f
     progress = os.path.join(path, "progress.json") if path else None
     if not progress or not os.path.exists(progress):
         return fresh
-    with open(progress) as f:
-        state = json.load(f)
+    try:  # read and check everything before any of it changes the model
+        with open(progress) as f:
+            state = json.load(f)
+        if not isinstance(state, dict) or "epoch" not in state or "losses" not in state:
+            raise ValueError("progress.json is not a checkpoint's progress record")
+        opt = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
+        load_file(os.path.join(path, "model.safetensors"))
+    except Exception as e:  # a damaged checkpoint must not block every later run
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        warnings.warn(f"ignoring the damaged checkpoint in {path} ({reason}); training from the start")
+        shutil.rmtree(path, ignore_errors=True)
+        return fresh
     if state.get("config") != asdict(config) or state.get("examples") != fingerprint:
         warnings.warn(f"ignoring the checkpoint in {path}: another training run made it "
                       "(other settings or data); training from the start")
         shutil.rmtree(path, ignore_errors=True)
         return fresh
     load_model(model, os.path.join(path, "model.safetensors"))
-    opt = torch.load(os.path.join(path, "optimizer.pt"), weights_only=True)
     optimizer.load_state_dict(opt["optimizer"])
     schedule.load_state_dict(opt["schedule"])
     torch.random.set_rng_state(opt["torch_rng"])

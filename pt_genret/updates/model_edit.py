@@ -235,12 +235,20 @@ def _load_state(path: str) -> tuple[dict, dict[int, torch.Tensor]]:
     """The stored edit state of an index: (state.json, per-layer second moments)."""
     folder = edit_dir(path)
     state, moments = {}, {}
-    if os.path.exists(os.path.join(folder, STATE_FILE)):
-        with open(os.path.join(folder, STATE_FILE)) as f:
-            state = json.load(f)
-    if os.path.exists(os.path.join(folder, COVARIANCE_FILE)):
-        for name, tensor in load_file(os.path.join(folder, COVARIANCE_FILE)).items():
-            moments[int(name.split(".")[0][len("layer"):])] = tensor
+    file = os.path.join(folder, STATE_FILE)
+    try:
+        if os.path.exists(file):
+            with open(file) as f:
+                state = json.load(f)
+            if not isinstance(state, dict):
+                raise ValueError(f"a JSON object was expected, got {type(state).__name__}")
+        file = os.path.join(folder, COVARIANCE_FILE)
+        if os.path.exists(file):
+            for name, tensor in load_file(file).items():
+                moments[int(name.split(".")[0][len("layer"):])] = tensor
+    except Exception as e:  # damaged JSON or safetensors, whatever the library raised
+        raise ValueError(f"corrupt model-editing state {file!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}; "
+                         "rebuild the index, or update with method 'finetune' (which does not read it)")
     return state, moments
 
 

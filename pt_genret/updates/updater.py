@@ -154,6 +154,9 @@ class GenUpdater(pt.Indexer):
                              f"(e.g. {present[:3]}); a removed document keeps its docno, so use new docnos")
         trie = old.trie()
         live_before = _live(trie)
+        if not live_before.any():
+            raise ValueError(f"every document of {old.path!r} was removed: an update has nothing to preserve or "
+                             "replay; build a new index from the new documents (pt-genret index)")
         num_queries = self.num_pseudo_queries or int(meta.get("num_pseudo_queries", 5))
         generator = get_query_generator(self._generator_spec(meta), num_queries,
                                         int(meta.get("train", {}).get("seed", 42)))
