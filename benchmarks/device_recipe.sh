@@ -8,7 +8,8 @@
 # back even if the command is killed at its time limit ($OUT/families-runs.tar.gz, $OUT/sweep.tar.gz).
 # Needs the carried bundle .devbundle/ (benchmarks/make_devbundle.sh; see benchmarks/device_setup.sh).
 # Env: MINUTES (4: the budget of every build), NPQ (10: pseudo-queries per document of the families),
-# COUNTS (5 10 20 50), TEACHERS (bm25 dense rrf, at 10 per document), PRESETS (all), JOB_TIMEOUT (s).
+# COUNTS (5 10 20 50), TEACHERS (bm25 dense rrf, at 10 per document), PRESETS (all), JOB_TIMEOUT (s),
+# FAMILIES (1; 0: the sweep alone).
 # Usage: bash benchmarks/device_recipe.sh
 set -uo pipefail
 MINUTES=${MINUTES:-4}
@@ -31,7 +32,10 @@ snapshot_pid=$!
 (while sleep 60; do nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) &
 smi=$!
 
-launch_families "$IDX" "--time-budget $MINUTES --num-pseudo-queries $NPQ" "--time-budget $MINUTES --num-pseudo-queries $NPQ"
+FAMILY_PIDS=()
+if [ "${FAMILIES:-1}" != 0 ]; then
+  launch_families "$IDX" "--time-budget $MINUTES --num-pseudo-queries $NPQ" "--time-budget $MINUTES --num-pseudo-queries $NPQ"
+fi
 SWEEP_PIDS=()
 sweep() {  # $1 pseudo-queries per document, $2 teacher
   timeout "$JOB_TIMEOUT" python3 benchmarks/recipe_sweep.py /tmp/cranfield "$SWEEP/pq$1-$2" --counts "$1" \
@@ -46,7 +50,7 @@ for pid in "${FAMILY_PIDS[@]}" "${SWEEP_PIDS[@]}"; do wait "$pid" || status=$?; 
 kill "$snapshot_pid" "$smi" 2>/dev/null || true
 snapshot_families "$IDX"
 snapshot_sweep
-cat "$OUT"/families-cranfield.log "$OUT"/families-scifact.log | grep -v "it/s\|batch/s\|s/it\|s/batch"
+cat "$OUT"/families-*.log 2>/dev/null | grep -v "it/s\|batch/s\|s/it\|s/batch"
 for f in "$SWEEP"/*/sweep-*.csv; do tail -n +2 "$f" | sed "s|^|$(basename "$(dirname "$f")"),|"; done
 ls -la "$OUT"
 exit $status
