@@ -54,6 +54,8 @@ class GenRetriever(pt.Transformer):
     def __init__(self, index: IndexReader | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
                  batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None) -> None:
         self.index = index if isinstance(index, IndexReader) else IndexReader(index)
+        if isinstance(num_results, bool) or not isinstance(num_results, int) or num_results < 1:
+            raise ValueError(f"num_results (-k, --hits) must be a whole number >= 1, got {num_results!r}")
         self.num_results = num_results
         options = dict(decoder_options or {})
         if num_beams is not None:
@@ -111,6 +113,10 @@ class GenRetriever(pt.Transformer):
         with pta.validate.any(inp) as v:
             v.result_frame(extra_columns=["query"], mode="rerank")
             v.query_frame(extra_columns=["query"], mode="retrieve")
+        bad = [i for i, q in enumerate(inp["query"].tolist()) if not isinstance(q, str)]
+        if bad:
+            raise ValueError(f"query of qid {inp['qid'].iloc[bad[0]]!r} is {inp['query'].iloc[bad[0]]!r}, not text: "
+                             "every row needs a query string")
         if v.mode == "rerank":
             return self.rerank(inp)
         return self.retrieve(inp)

@@ -182,6 +182,28 @@ def test_bad_update_option(case, base):
         GenIndex(base).updater(method=method, **options)
 
 
+RETRIEVAL = {
+    "no results": (lambda p: GenRetriever(p, num_results=0), r"num_results \(-k, --hits\) must be a whole number >= 1"),
+    "negative results": (lambda p: GenRetriever(p, num_results=-5), r"must be a whole number >= 1, got -5"),
+    "None query": (lambda p: GenRetriever(p)(pd.DataFrame({"qid": ["1"], "query": [None]})),
+                   r"query of qid '1' is None, not text"),
+    "number query": (lambda p: GenRetriever(p)(pd.DataFrame({"qid": ["1", "2"], "query": ["a", 3]})),
+                     r"query of qid '2' is 3, not text"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RETRIEVAL))
+def test_bad_retrieval_input(case, base):
+    action, message = RETRIEVAL[case]
+    with pytest.raises(ValueError, match=message):
+        action(base)
+
+
+def test_search_with_no_results_on_the_command_line(base, capsys):
+    assert main(["search", base, "amber", "-k", "0"]) == 2
+    assert last_line(capsys.readouterr().err).startswith("pt-genret search: error: num_results")
+
+
 def test_bad_update_option_on_the_command_line(base, tmp_path, capsys):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(json.dumps({"_id": "new9", "text": "fine"}) + "\n")
