@@ -68,7 +68,7 @@ def main() -> None:
 
     # ---------------------------------------------------------------------------- training
     states = encode_sources(full, examples, 64, verbose=False)
-    collate = _CollateFrozen(examples, states)
+    collate = _CollateFrozen(examples, states=states)
     sampler = LengthBucketSampler([len(e.source.split()) for e in examples], args.batch_size, args.seed)
     batches = [collate(b) for b in list(iter(sampler))[:args.steps]]
     seconds = {"full": 0.0, "docid": 0.0}

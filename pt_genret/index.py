@@ -241,7 +241,12 @@ class GenIndexer(pt.Indexer):
             ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
                                                   self.distill_weight, self.distill_share, seed, self.verbose)
             if budget.seconds is not None:  # the teacher's time comes out of the budget
-                budget.seconds = max(1.0, budget.seconds - (time.time() - teacher_started))
+                teacher_seconds = time.time() - teacher_started
+                if budget.seconds - teacher_seconds < MIN_TRAIN_SECONDS:
+                    raise ValueError(f"the teacher's rankings of the training queries took {teacher_seconds:.0f} s, "
+                                     f"leaving no time to train within the {self.config.max_minutes:g} min budget; "
+                                     "raise max_minutes (--time-budget) or use a cheaper teacher (--teacher bm25)")
+                budget.seconds -= teacher_seconds
         losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose,
                        budget=budget, ranking=ranking)
 

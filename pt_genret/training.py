@@ -128,12 +128,32 @@ class _Collate:
 
 
 class _CollateFrozen:
-    """Padded cached encoder states and labels, for training with a frozen encoder."""
+    """Padded encoder states and labels, for training with a frozen encoder.
 
-    def __init__(self, examples: list[Example], states: list[torch.Tensor]) -> None:
-        self.examples, self.states = examples, states
+    Sources are encoded lazily and cached (half precision, on the CPU): later epochs reuse the
+    states, and a budget that ends inside the first epoch has spent no time encoding sources it
+    never trained on (an up-front pass over 70k pseudo-queries could eat a short budget whole).
+    A missing source is encoded together with its group, the first epoch's batch that holds
+    it, so its states do not depend on when it is first needed: a resumed run gets the
+    uninterrupted run's states bit for bit. ``states`` may also be given precomputed
+    (:func:`encode_sources`).
+    """
+
+    def __init__(self, examples: list[Example], backbone: Backbone | None = None, max_length: int = 64,
+                 groups: list[list[int]] | None = None, states: list[torch.Tensor | None] | None = None) -> None:
+        if states is None and backbone is None:
+            raise ValueError("_CollateFrozen needs a backbone to encode with, or precomputed states")
+        self.examples, self.backbone, self.max_length = examples, backbone, max_length
+        self.states: list[torch.Tensor | None] = list(states) if states is not None else [None] * len(examples)
+        self.group_of = {i: group for group in (groups or []) for i in group}
 
     def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        for i in idx:
+            if self.states[i] is None:
+                group = self.group_of.get(i, [i])
+                for j, state in zip(group, _encode_frozen(self.backbone, [self.examples[j].source for j in group],
+                                                          self.max_length)):
+                    self.states[j] = state
         states = [self.states[i] for i in idx]
         width = max(len(s) for s in states)
         hidden = torch.zeros((len(idx), width, states[0].shape[1]), dtype=torch.float32)
@@ -145,20 +165,32 @@ class _CollateFrozen:
 
 
 @torch.inference_mode()
+def _encode_frozen(backbone: Backbone, sources: list[str], max_length: int) -> list[torch.Tensor]:
+    """The encoder's unpadded states of ``sources`` in half precision on the CPU, computed in
+    evaluation mode (no dropout) whatever mode the model is in."""
+    encoder = backbone.model.get_encoder()
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        enc = backbone.tokenizer(sources, padding=True, truncation=True, max_length=max_length,
+                                 return_tensors="pt").to(backbone.device)
+        hidden = encoder(**enc).last_hidden_state.to(torch.float16).cpu()
+    finally:
+        encoder.train(was_training)
+    return [hidden[j, :int(enc["attention_mask"][j].sum())].clone() for j in range(len(sources))]
+
+
 def encode_sources(backbone: Backbone, examples: list[Example], max_length: int, batch_size: int = 64,
                    verbose: bool = True) -> list[torch.Tensor]:
-    """Encoder states of every example's source, unpadded, in half precision (computed once)."""
-    encoder = backbone.model.get_encoder().eval()
+    """Encoder states of every example's source, unpadded, in half precision, all up front
+    (length-sorted batches); training itself encodes lazily (:class:`_CollateFrozen`)."""
     order = np.argsort([len(e.source) for e in examples], kind="stable")
     out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
     for start in pt.tqdm(range(0, len(order), batch_size), desc="encoding sources (frozen encoder)", unit="batch",
                          disable=not verbose):
         idx = order[start:start + batch_size]
-        enc = backbone.tokenizer([examples[i].source for i in idx], padding=True, truncation=True,
-                                 max_length=max_length, return_tensors="pt").to(backbone.device)
-        hidden = encoder(**enc).last_hidden_state.to(torch.float16).cpu()
-        for j, i in enumerate(idx):
-            out[i] = hidden[j, :int(enc["attention_mask"][j].sum())].clone()
+        for i, state in zip(idx, _encode_frozen(backbone, [examples[i].source for i in idx], max_length)):
+            out[i] = state
     return out
 
 
@@ -215,10 +247,11 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     seed_everything(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = backbone.model
+    sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     if config.freeze_encoder:
         model.get_encoder().requires_grad_(False)
-        collate = _CollateFrozen(examples, encode_sources(backbone, examples, config.max_source_length,
-                                                          verbose=verbose))
+        first_epoch = LengthBucketSampler(sampler.lengths.tolist(), config.batch_size, config.seed)  # epoch 0's batches
+        collate = _CollateFrozen(examples, backbone, config.max_source_length, groups=list(first_epoch))
     else:
         collate = _Collate(examples, backbone, config.max_source_length)
     model.train()
@@ -248,7 +281,6 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     spent_before = float(state.get("seconds", 0.0))  # the training time of the runs this one resumes
     best_score = max((c["score"] for c in budget.curve if c.get("score") is not None), default=None)
     best_state = None  # the best epoch's weights (on the CPU); a resumed run restores them from the checkpoint
-    sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     head_model = accelerator.unwrap_model(model)

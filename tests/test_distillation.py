@@ -122,3 +122,29 @@ def test_named_teachers(tmp_path):
     assert not (tmp_path / "t").exists()  # built on first use, inside a build's budget
     res = teacher(pd.DataFrame({"qid": ["1"], "query": [docs[3]["title"]]}))
     assert res["docno"].iloc[0] == docs[3]["docno"] and (tmp_path / "t" / "pisa").exists()
+
+
+def test_a_teacher_that_eats_the_budget_is_a_clear_error(tmp_path, monkeypatch):
+    """The teacher's time comes out of the build's budget; when it leaves none, the build says so
+    (naming the teacher and the fix) instead of failing later with no epoch trained."""
+    import time as real_time
+
+    import pt_genret.index as index_module
+
+    docs = make_docs(per_topic=2, seed=5)
+    clock = {"offset": 0.0}
+
+    class Clock:  # index.py's clock, which a slow teacher moves on by an hour
+        @staticmethod
+        def time():
+            return real_time.time() + clock["offset"]
+
+    class SlowTeacher(FixedTeacher):
+        def __call__(self, topics):
+            clock["offset"] += 3600.0
+            return super().__call__(topics)
+
+    monkeypatch.setattr(index_module, "time", Clock)
+    with pytest.raises(ValueError, match=r"teacher's rankings .* took 3600 s.*raise max_minutes"):
+        build_tiny_index(tmp_path / "slow.gr", docs, max_minutes=10, teacher=SlowTeacher([d["docno"] for d in docs]))
+    assert not (tmp_path / "slow.gr").exists()

@@ -206,3 +206,33 @@ def test_a_model_with_a_head_pickles_and_copies(head_index):
         head = clone.get_output_embeddings()._genret_head
         assert torch.equal(head.ids, head_index.backbone().head.ids)
         assert type(clone.get_output_embeddings()).__name__ == "DocIdLinear"
+
+
+def test_frozen_encoder_states_are_encoded_lazily_and_match_the_up_front_pass():
+    """Training with a frozen encoder encodes a source when a batch first needs it (with its
+    first-epoch batch), so a budget ending early has encoded only what it trained on, and the
+    states equal those of the up-front pass."""
+    from pt_genret.training import LengthBucketSampler, _CollateFrozen, encode_sources
+
+    from pt_genret.backbone import create_backbone
+    from pt_genret.training import Example
+
+    docs = make_docs(per_topic=2, seed=3)
+    backbone = create_backbone("t5-scratch", corpus_texts=[d["text"] for d in docs], seed=42, d_model=32, layers=1,
+                               vocab_size=300)
+    backbone.model.train()
+    examples = [Example(source=" ".join(d["text"].split()[:n]), target=[5, 1], kind="query")
+                for d in docs for n in (3, 9)]
+    groups = list(LengthBucketSampler([len(e.source.split()) for e in examples], 4, 42))
+    collate = _CollateFrozen(examples, backbone, 32, groups=groups)
+    batch = collate(groups[0])
+    assert sum(s is not None for s in collate.states) == len(groups[0])  # nothing beyond the first batch
+    later = collate(groups[-1][:1])  # one row of another batch: its whole first-epoch batch is encoded
+    assert sum(s is not None for s in collate.states) == len(groups[0]) + len(groups[-1])
+    assert later["encoder_outputs"].last_hidden_state.shape[0] == 1
+    again = collate(groups[0])
+    assert torch.equal(again["encoder_outputs"].last_hidden_state, batch["encoder_outputs"].last_hidden_state)
+    upfront = encode_sources(backbone, examples, 32, batch_size=4, verbose=False)
+    for i in groups[0]:
+        assert torch.allclose(upfront[i].float(), collate.states[i].float(), atol=2e-2)
+    assert backbone.model.get_encoder().training  # encoded in evaluation mode, the model's mode kept
