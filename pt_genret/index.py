@@ -100,7 +100,8 @@ class GenIndexer(pt.Indexer):
             ``rq``, ``pq``, ``title``, ``keywords``, ``url``, ``bm25_terms``) or object.
         backbone: ``minilm`` (offline default), ``t5-scratch``, or a HF seq2seq name / local path.
         query_generator: ``extractive`` (offline default), ``none``, a doc2query model, or a transformer.
-        num_pseudo_queries: pseudo-queries per document.
+        num_pseudo_queries: pseudo-queries per document (20: on Cranfield, 20 beat 10 and 5 at an
+            equal time budget although fewer epochs fit; see docs/benchmarks.md).
         train_topics, train_qrels: optional real training queries (``qid, query``; ``qid, docno, label``).
         epochs, batch_size, lr, max_source_length, seed: training settings; ``epochs`` is a cap
             when ``max_minutes`` is set (default 100 then, else 10); ``lr`` defaults to 2e-3 with a
@@ -130,7 +131,7 @@ class GenIndexer(pt.Indexer):
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
-                 query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 10,
+                 query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 20,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
                  epochs: int | None = None, batch_size: int = 32, lr: float | None = None, max_source_length: int = 64,
                  seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,
