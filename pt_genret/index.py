@@ -44,6 +44,8 @@ from pt_genret.ngram_views import build_views, ngram_examples, save_views, token
 from pt_genret.queries import get_query_generator
 from pt_genret.distillation import RankingTargets
 from pt_genret.docid_head import HEADS
+from pt_genret.instructions import (check_instruction, instruct_pseudo_queries, instruct_topics, row_instructions,
+                                    with_instruction)
 from pt_genret.reader import FORMAT_VERSION, REQUIRED_FILES, IndexReader
 from pt_genret.retriever import GenRetriever
 from pt_genret.saved_queries import (HELD_OUT, PSEUDO_QUERIES, read_pseudo_queries, read_saved_examples,
@@ -128,6 +130,10 @@ class GenIndexer(pt.Indexer):
             folder, as are folders that contain them.
         wait: when another writer holds the index's lock: ``False`` fails at once, ``True``
             waits, a number waits at most that many seconds.
+        instruction: the task instruction (ZeroGR, :mod:`pt_genret.instructions`): pseudo-queries
+            and training queries are trained as ``instruction ⊕ query``, and it is recorded in
+            the index as the default of its queries. A document or query frame's ``instruction``
+            column overrides it row by row (one index over several corpora).
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
@@ -140,7 +146,7 @@ class GenIndexer(pt.Indexer):
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
                  output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 5,
                  distill_weight: float = 0.5, distill_share: float = 0.25, protect: Iterable[str] = (),
-                 wait: bool | float = False) -> None:
+                 wait: bool | float = False, instruction: str | None = None) -> None:
         check_options(epochs=epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
                       num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
                       teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
@@ -176,6 +182,7 @@ class GenIndexer(pt.Indexer):
         self.backbone_options = backbone_options or {}
         self.overwrite = overwrite
         self.protect, self.wait = [str(p) for p in protect], wait
+        self.instruction = check_instruction(instruction)
         self.verbose = verbose
         self.device = device
 
@@ -199,6 +206,8 @@ class GenIndexer(pt.Indexer):
         seed = self.config.seed
         seed_everything(seed)
         started = time.time()
+        docs = with_instruction(docs, self.instruction)  # an instructed query generator reads it
+        topics = instruct_topics(self.train_topics, self.instruction)
 
         scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
         backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed, device=self.device,
@@ -207,13 +216,13 @@ class GenIndexer(pt.Indexer):
         if scheme.kind == "ngrams":
             markers = view_markers(backbone, len(scheme.views))
             if generator is not None:
-                docs = generator.transform(docs)
+                docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
             view_tokens = tokenise_views(backbone, scheme.view_texts(docs))
             views = build_views(view_tokens, markers, backbone.vocab_size)
             docnos = docs["docno"].tolist()
             table = DocIdTable(docnos, docnos, [[] for _ in docnos])
             examples = ngram_examples(docs, view_tokens, markers, backbone, scheme.span_length, seed,
-                                      topics=self.train_topics, qrels=self.train_qrels)
+                                      topics=topics, qrels=self.train_qrels)
             extra = {"views": list(scheme.views), "view_markers": markers, "max_docid_length": scheme.span_length}
             save_constraint = lambda folder: save_views(os.path.join(folder, "ngrams"), views)  # noqa: E731
         else:
@@ -226,9 +235,9 @@ class GenIndexer(pt.Indexer):
             table = DocIdTable(docs["docno"].tolist(), docids, tokens)
             trie = PrefixTrie.build(tokens, backbone.vocab_size)
             if generator is not None:
-                docs = generator.transform(docs)
+                docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
             examples = build_examples(docs, dict(zip(table.docnos, table.tokens)),
-                                      topics=self.train_topics, qrels=self.train_qrels)
+                                      topics=topics, qrels=self.train_qrels)
             extra = {"max_docid_length": max(len(t) for t in table.tokens)}
             save_constraint = lambda folder: trie.save(os.path.join(folder, "trie.npz"))  # noqa: E731
         storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs)))
@@ -260,6 +269,8 @@ class GenIndexer(pt.Indexer):
             "query_generator": self.query_generator if isinstance(self.query_generator, str) or self.query_generator is None
             else type(self.query_generator).__name__,
             "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
+            "instruction": self.instruction,
+            "instructions": sorted({i for i in row_instructions(docs, self.instruction) if i}),
             "examples": counts,
             "epoch_losses": losses, **extra,
             "output_head": "docid" if backbone.head is not None else "full",
@@ -296,7 +307,8 @@ class GenIndexer(pt.Indexer):
                 raise ValueError("valid_qrels name no relevant document of the index; check the validation "
                                  "split (--valid-split)")
             qrels = qrels.assign(docno=[table.index_of(str(d)) for d in qrels["docno"]])
-            validate = DecodingValidator(trie, self.valid_topics, qrels, max_steps, measure="nDCG@10")
+            validate = DecodingValidator(trie, instruct_topics(self.valid_topics, self.instruction), qrels, max_steps,
+                                         measure="nDCG@10")
         elif trie is not None and self.config.validation_queries > 0:
             held = hold_out([e.kind for e in examples], self.config.validation_queries, self.config.seed)
             if len(held):

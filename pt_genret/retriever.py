@@ -27,6 +27,7 @@ import pyterrier_alpha as pta
 
 from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.decoding.protocol import DEFAULT_DECODERS, constraint_of
+from pt_genret.instructions import check_instruction, instructed_queries
 from pt_genret.reader import IndexReader
 
 DOCID_COLUMN = "gr_docid"  # the generated identifier; PyTerrier's ``docid`` is an integer row id
@@ -49,11 +50,16 @@ class GenRetriever(pt.Transformer):
         decoder_options: further constructor arguments of a decoder given by name.
         batch_size: queries decoded together.
         verbose: progress bars.
+        instruction: the task instruction the model reads before each query (``instruction ⊕
+            query``, :mod:`pt_genret.instructions`); a query frame's ``instruction`` column
+            overrides it row by row; default: the instruction recorded in the index, if any.
     """
 
     def __init__(self, index: IndexReader | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
-                 batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None) -> None:
+                 batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None,
+                 instruction: str | None = None) -> None:
         self.index = index if isinstance(index, IndexReader) else IndexReader(index)
+        self.instruction = check_instruction(instruction)
         if isinstance(num_results, bool) or not isinstance(num_results, int) or num_results < 1:
             raise ValueError(f"num_results (-k, --hits) must be a whole number >= 1, got {num_results!r}")
         self.num_results = num_results
@@ -85,7 +91,7 @@ class GenRetriever(pt.Transformer):
         else:
             decoder = replace(self.decoder, num_beams=self.decoder.num_beams or self.num_results)
         return GenRetriever(self.index, num_results=k, decoder=decoder, batch_size=self.batch_size,
-                            verbose=self.verbose)
+                            verbose=self.verbose, instruction=self.instruction)
 
     def _ngram_decoder(self):
         """The decoder for an n-gram index: ``ngram`` by default, refusing trie decoders."""
@@ -108,6 +114,11 @@ class GenRetriever(pt.Transformer):
         tok, views = self.index.backbone().tokenizer, self.index.views()
         prefix = len(views) > 1
         return [(f"{views[g.view].name}: " if prefix else "") + tok.decode(list(g.tokens)) for g in ngrams]
+
+    def model_queries(self, frame: pd.DataFrame) -> list[str]:
+        """What the model reads for each row: ``instruction ⊕ query`` (the row's instruction, else
+        this retriever's, else the index's), or the query alone without any instruction."""
+        return instructed_queries(frame, self.instruction or self.index.meta.get("instruction"))
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         with pta.validate.any(inp) as v:
@@ -136,7 +147,7 @@ class GenRetriever(pt.Transformer):
         backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()
         max_steps = int(self.index.meta["max_docid_length"]) + 1
         name = getattr(self.decoder, "name", type(self.decoder).__name__)
-        queries = topics["query"].astype(str).tolist()
+        queries = self.model_queries(topics)
         out = _builder()
         batches = range(0, len(queries), self.batch_size)
         for start in pt.tqdm(batches, desc="GenRetriever", unit="batch", disable=not self.verbose):
@@ -152,7 +163,7 @@ class GenRetriever(pt.Transformer):
         table = self.index.table()
         name = self._ngram_decoder().name
         out, ngrams = _builder(), []
-        results = self._ngram_results(topics["query"].astype(str).tolist(), self.num_results)
+        results = self._ngram_results(self.model_queries(topics), self.num_results)
         for i, res in enumerate(results):
             if res:
                 _extend(out, i, [table.docnos[d] for d, _, _ in res], [s for _, s, _ in res],
@@ -173,23 +184,24 @@ class GenRetriever(pt.Transformer):
             raise ValueError(f"{len(unknown)} candidate docno(s) are not in the GR index {self.index.path!r}, "
                              f"e.g. {unknown[:3]}; re-rank candidates from the same corpus")
         out = results.copy()
+        texts = self.model_queries(out)
         scores = np.zeros(len(out))
         groups = out.groupby(["qid", "query"], sort=False).indices
         if self.index.is_ngram:
-            return self._rerank_ngrams(out, groups)
+            return self._rerank_ngrams(out, groups, texts)
         for (qid, query), idx in pt.tqdm(groups.items(), desc="GenRetriever re-rank", unit="query",
                                          disable=not self.verbose):
             cands = [table.tokens[table.index_of(d)] for d in out["docno"].values[idx]]
-            scores[idx] = score_candidates(backbone, str(query), cands)
+            scores[idx] = score_candidates(backbone, texts[idx[0]], cands)
         out["score"] = scores
         out[DOCID_COLUMN] = [table.docids[table.index_of(d)] for d in out["docno"]]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
 
-    def _rerank_ngrams(self, out: pd.DataFrame, groups: dict) -> pd.DataFrame:
+    def _rerank_ngrams(self, out: pd.DataFrame, groups: dict, texts: list[str]) -> pd.DataFrame:
         """Candidates scored by the aggregated weight of the n-grams generated for their query."""
         table = self.index.table()
         keys = list(groups)
-        found = self._ngram_results([str(query) for _, query in keys], num_results=len(table))
+        found = self._ngram_results([texts[groups[key][0]] for key in keys], num_results=len(table))
         scores, ngrams = np.zeros(len(out)), [[] for _ in range(len(out))]
         for (qid, query), res in zip(keys, found):
             by_doc = {table.docnos[d]: (s, g) for d, s, g in res}

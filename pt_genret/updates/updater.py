@@ -28,6 +28,7 @@ from pt_genret.docids import DocIdTable
 from pt_genret.docids.spelling import spell_unique
 from pt_genret.documents import collect_documents
 from pt_genret.generations import generation_record, write_generation
+from pt_genret.instructions import instruct_pseudo_queries, with_instruction
 from pt_genret.queries import get_query_generator
 from pt_genret.reader import IndexReader
 from pt_genret.saved_queries import read_saved_examples
@@ -175,8 +176,9 @@ class GenUpdater(pt.Indexer):
         trie.insert(tokens)
         new_table = table.extend(docs["docno"].tolist(), docids, tokens)
 
-        if generator is not None:
-            docs = generator.transform(docs)
+        if generator is not None:  # instructed as the build was: each document's instruction, else the index's
+            instruction = meta.get("instruction")
+            docs = instruct_pseudo_queries(generator.transform(with_instruction(docs, instruction)), instruction)
         new_tokens = dict(zip(docs["docno"], tokens))
         old_tokens = {table.docnos[i]: table.tokens[i] for i in np.flatnonzero(live_before)}
         old_queries, old_texts = (frame[frame["docno"].isin(old_tokens.keys())].reset_index(drop=True)
