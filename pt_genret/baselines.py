@@ -16,18 +16,12 @@ import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 
+from pt_genret.documents import title_text_records
 from pt_genret.lucene import bm25_lucene  # noqa: F401  (pyserini and Java load only when it is called)
 
 __all__ = ['bm25_pisa', 'bm25_lucene', 'default_dense_model', 'dense_retriever', 'rrf', 'RestoreQuery']
 
 PathLike = Union[str, Path]
-
-
-def _title_text(corpus_iter: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, str]]:
-    """Yield ``{'docno', 'text'}`` records whose text is ``title + ' ' + text``."""
-    for doc in corpus_iter:
-        parts = [doc.get('title') or '', doc.get('text') or '']
-        yield {'docno': str(doc['docno']), 'text': ' '.join(p for p in parts if p)}
 
 
 # ---------------------------------------------------------------------------
@@ -54,7 +48,7 @@ def bm25_pisa(
     if overwrite or not index.built():
         if corpus_iter is None:
             raise ValueError(f'no PISA index at {index_path} and no corpus_iter to build one')
-        index.index(_title_text(corpus_iter))
+        index.index(title_text_records(corpus_iter))
     return index.bm25(num_results=num_results, threads=threads)
 
 
@@ -92,7 +86,7 @@ def dense_retriever(
     if not index.built():
         if corpus_iter is None:
             raise ValueError(f'no FlexIndex at {index_path} and no corpus_iter to build one')
-        (encoder.doc_encoder() >> index.indexer()).index(_title_text(corpus_iter))
+        (encoder.doc_encoder() >> index.indexer()).index(title_text_records(corpus_iter))
     return encoder.query_encoder() >> index.retriever(num_results=num_results, drop_query_vec=True)
 
 

@@ -8,9 +8,13 @@ All datasets expose the same small interface (:class:`Dataset`):
 * ``get_qrels(split)`` returns a ``qid, docno, label`` frame (``label`` is int),
 * ``splits()`` lists the qrels splits, ``corpus_size()`` the number of docs (or None).
 
-Corpus validation happens while streaming: duplicate or empty docnos raise
-:class:`ValueError`; documents whose text *and* title are empty are handled
-according to ``empty_docs`` (``"warn"`` by default, ``"error"`` or ``"skip"``).
+Documents are checked while streaming by :func:`pt_genret.documents.check_documents`, the one
+checker every reader, indexer and baseline uses: bad or repeated docnos raise :class:`ValueError`
+naming ``file:line``; documents whose text *and* title are empty are skipped with a warning
+(``empty_docs="skip"``, the default) or refused (``"error"``).
+
+``irds:`` datasets are read through PyTerrier's ir_datasets integration (``pt.get_dataset``),
+TREC files through ``pt.io``; only the BEIR-folder reader and the split resolution are ours.
 """
 from __future__ import annotations
 
@@ -21,13 +25,13 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 
-from pt_genret.documents import check_docno
+from pt_genret.documents import EMPTY_DOCS, EmptyDocs, check_documents
 
 __all__ = [
     "Dataset",
@@ -45,8 +49,6 @@ __all__ = [
     "pt_dataset",
 ]
 
-EmptyDocs = Literal["warn", "error", "skip"]
-_EMPTY_DOCS_CHOICES = ("warn", "error", "skip")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -82,53 +84,12 @@ def _clean(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _string_field(rec: dict, key: str, where: str, numbers: bool = False) -> str:
-    """A corpus record's text field (``None`` or missing: empty); ``numbers``: whole numbers too
-    (ids), never another JSON type written as its Python repr."""
-    value = rec.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if numbers and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"{where}: {key!r} must be a string{' or a whole number' if numbers else ''}, got "
-                     f"{json.dumps(value)[:60]}")
-
-
-def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs) -> Iterator[dict]:
-    """Stream ``docs`` while checking docnos are unique/non-empty and docs have content.
-
-    Each input dict must already carry ``docno``/``text``/``title`` (and optionally
-    ``url``); a ``_where`` key, if present, is used in error messages and removed.
-    """
-    if empty_docs not in _EMPTY_DOCS_CHOICES:
-        raise ValueError(f"empty_docs must be one of {_EMPTY_DOCS_CHOICES}, got {empty_docs!r}")
-    seen: set[str] = set()
-    empty: list[str] = []
-    for i, doc in enumerate(docs, start=1):
-        where = doc.pop("_where", f"{source} document #{i}")
-        docno = doc["docno"]
-        if not docno.strip():
-            raise ValueError(f"{where}: empty docno")
-        check_docno(docno, where)
-        if docno in seen:
-            raise ValueError(f"{where}: duplicate docno {docno!r}")
-        seen.add(docno)
-        if not doc["text"].strip() and not doc["title"].strip():
-            if empty_docs == "error":
-                raise ValueError(f"{where}: document {docno!r} has empty text and title")
-            empty.append(docno)
-            if empty_docs == "skip":
-                continue
-        yield doc
-    if empty:
-        shown = ", ".join(repr(d) for d in empty[:10]) + (" ..." if len(empty) > 10 else "")
-        action = "skipped" if empty_docs == "skip" else "left in the stream; indexing skips them"
-        warnings.warn(
-            f"{source}: {len(empty)} document(s) with empty text and title ({action}): {shown}",
-            stacklevel=2,
-        )
+def _validated_docs(docs: Iterable[dict], source: str, empty_docs: EmptyDocs,
+                    docno_field: str = "docno") -> Iterator[dict]:
+    """``docs`` through the one document checker (a ``_where`` key names each in errors)."""
+    if empty_docs not in EMPTY_DOCS:  # at the call, not at the first document
+        raise ValueError(f"empty_docs must be one of {EMPTY_DOCS}, got {empty_docs!r}")
+    return check_documents(docs, source, empty_docs, docno_field=docno_field)
 
 
 # --------------------------------------------------------------------------- Dataset API
@@ -236,7 +197,7 @@ class BeirDataset(Dataset):
     """A BEIR-format folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
 
     path: Path = field(default_factory=Path)
-    empty_docs: EmptyDocs = "warn"
+    empty_docs: EmptyDocs = "skip"
     _size: int | None = field(default=None, init=False, repr=False)
 
     def _file(self, *parts: str) -> Path:
@@ -248,9 +209,9 @@ class BeirDataset(Dataset):
     def _raw_docs(self, path: Path) -> Iterator[dict]:
         for where, rec in _jsonl_records(path):
             doc = {
-                "docno": _string_field(rec, "_id", where, numbers=True),
-                "text": _string_field(rec, "text", where),
-                "title": _string_field(rec, "title", where),
+                "docno": rec["_id"],
+                "text": rec.get("text"),
+                "title": rec.get("title"),
                 "_where": where,
             }
             url = rec.get("url") or (rec.get("metadata") or {}).get("url")
@@ -260,7 +221,7 @@ class BeirDataset(Dataset):
 
     def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
         path = self._file("corpus.jsonl")
-        docs = _validated_docs(self._raw_docs(path), str(path), self.empty_docs)
+        docs = _validated_docs(self._raw_docs(path), str(path), self.empty_docs, "_id")
         yield from self._progress(docs, verbose, self.name, self._size)
 
     def corpus_size(self) -> int | None:
@@ -306,7 +267,7 @@ class BeirDataset(Dataset):
         return _qrels_frame(rows)
 
 
-def read_beir(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> BeirDataset:
+def read_beir(path: str | os.PathLike, empty_docs: EmptyDocs = "skip") -> BeirDataset:
     """Open a BEIR folder (files are read lazily; missing ones raise FileNotFoundError)."""
     p = Path(path)
     if not p.is_dir():
@@ -314,7 +275,7 @@ def read_beir(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> BeirDa
     return BeirDataset(name=p.name, path=p, empty_docs=empty_docs)
 
 
-def read_beir_corpus(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> Iterator[dict]:
+def read_beir_corpus(path: str | os.PathLike, empty_docs: EmptyDocs = "skip") -> Iterator[dict]:
     """The documents of a BEIR ``corpus.jsonl`` file, or of the ``corpus.jsonl`` in a BEIR folder."""
     p = Path(path)
     if p.is_dir():
@@ -322,7 +283,7 @@ def read_beir_corpus(path: str | os.PathLike, empty_docs: EmptyDocs = "warn") ->
     if not p.is_file():
         raise FileNotFoundError(f"no BEIR corpus at {p}: expected a corpus.jsonl file or a BEIR folder")
     dataset = BeirDataset(name=p.stem, path=p.parent, empty_docs=empty_docs)
-    return _validated_docs(dataset._raw_docs(p), str(p), empty_docs)
+    return _validated_docs(dataset._raw_docs(p), str(p), empty_docs, "_id")
 
 
 # --------------------------------------------------------------------------- TREC files
@@ -382,11 +343,10 @@ class MemoryDataset(Dataset):
     topics: dict[str, pd.DataFrame] = field(default_factory=dict)
     qrels: dict[str, pd.DataFrame] = field(default_factory=dict)
     description: str = ""
-    empty_docs: EmptyDocs = "warn"
+    empty_docs: EmptyDocs = "skip"
 
     def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
-        raw = ({"docno": _clean(d.get("docno")), "text": _clean(d.get("text")),
-                "title": _clean(d.get("title")),
+        raw = ({"docno": d.get("docno"), "text": d.get("text"), "title": d.get("title"),
                 **({"url": str(d["url"])} if d.get("url") else {})} for d in self.docs)
         docs = _validated_docs(raw, self.name, self.empty_docs)
         yield from self._progress(docs, verbose, self.name, len(self.docs))
@@ -440,9 +400,20 @@ def quickstart_dataset() -> MemoryDataset:
 
 # --------------------------------------------------------------------------- ir_datasets
 
+_NOT_DOC_TEXT = ("docno", "title", "url")
+
+
+def _irds_text(doc: dict) -> str:
+    """A document's ``text`` field, or (ir_datasets types without one, e.g. ``body``) its other
+    text fields joined, as ir_datasets' ``default_text`` does less the title kept apart."""
+    if doc.get("text") is not None:
+        return doc["text"]
+    return " ".join(v for k, v in doc.items() if k not in _NOT_DOC_TEXT and isinstance(v, str) and v)
+
+
 @dataclass
 class IrdsDataset(Dataset):
-    """Wrapper around ``ir_datasets.load(irds_id)``.
+    """An ir_datasets dataset read through PyTerrier (``pt.get_dataset("irds:<id>")``).
 
     Split resolution (for topics and qrels): ``split=None`` uses the base dataset;
     otherwise ``<irds_id>/<split>`` is used when ir_datasets knows it (e.g.
@@ -452,48 +423,48 @@ class IrdsDataset(Dataset):
     """
 
     irds_id: str = ""
-    empty_docs: EmptyDocs = "warn"
+    empty_docs: EmptyDocs = "skip"
 
-    def _base(self) -> Any:
-        import ir_datasets
-        return ir_datasets.load(self.irds_id)
+    def _base(self) -> "pt.datasets.Dataset":
+        return pt_dataset(f"irds:{self.irds_id}")
 
-    def _sub(self, split: str) -> Any | None:
-        import ir_datasets
+    def _sub(self, split: str) -> "pt.datasets.Dataset | None":
         try:
-            return ir_datasets.load(f"{self.irds_id}/{split}")
+            return pt.get_dataset(f"irds:{self.irds_id}/{split}")
         except KeyError:
             return None
 
-    def _resolve(self, split: str | None, component: str) -> Any:
-        """Pick the ir_datasets object providing ``component`` ("queries"/"qrels") for ``split``."""
+    @staticmethod
+    def _has(ds: "pt.datasets.Dataset", component: str) -> bool:
+        return bool(getattr(ds.irds_ref(), f"has_{component}")())
+
+    def _resolve(self, split: str | None, component: str) -> "pt.datasets.Dataset":
+        """The PyTerrier dataset providing ``component`` ("queries"/"qrels") for ``split``."""
         base = self._base()
         if split is None:
             ds = base
         else:
             ds = self._sub(split)
             if ds is None:
-                if split == "test" and base.has_qrels():
+                if split == "test" and self._has(base, "qrels"):
                     ds = base
                 else:
                     raise ValueError(f"dataset {self.name!r} has no split {split!r}; "
                                      f"available splits: {self.splits()}")
-        if not getattr(ds, f"has_{component}")():
+        if not self._has(ds, component):
             raise ValueError(f"dataset {self.name!r} (split {split!r}) provides no {component}")
         return ds
 
     def get_corpus_iter(self, verbose: bool = False) -> Iterator[dict]:
         base = self._base()
+        if not self._has(base, "docs"):
+            raise ValueError(f"dataset {self.name!r} provides no documents")
 
         def raw() -> Iterator[dict]:
-            for d in base.docs_iter():
-                text = getattr(d, "text", None)
-                if text is None and hasattr(d, "default_text"):
-                    text = d.default_text()
-                doc = {"docno": _clean(d.doc_id), "text": _clean(text),
-                       "title": _clean(getattr(d, "title", ""))}
-                if getattr(d, "url", None):
-                    doc["url"] = str(d.url)
+            for d in base.get_corpus_iter(verbose=False):
+                doc = {"docno": d["docno"], "text": _irds_text(d), "title": d.get("title")}
+                if d.get("url"):
+                    doc["url"] = str(d["url"])
                 yield doc
 
         docs = _validated_docs(raw(), self.name, self.empty_docs)
@@ -501,12 +472,12 @@ class IrdsDataset(Dataset):
 
     def corpus_size(self) -> int | None:
         try:
-            return self._base().docs_count()
+            return self._base().irds_ref().docs_count()
         except Exception:  # metadata may be unavailable offline
             return None
 
     def splits(self) -> list[str]:
-        import ir_datasets
+        import ir_datasets  # the registry of ids: PyTerrier's irds provider lists the same
         prefix = f"{self.irds_id}/"
         out = []
         try:
@@ -516,41 +487,40 @@ class IrdsDataset(Dataset):
         for name in children:
             if "/" in name:
                 continue
+            sub = self._sub(name)
             try:
-                if ir_datasets.load(prefix + name).has_qrels():
+                if sub is not None and self._has(sub, "qrels"):
                     out.append(name)
             except Exception:
                 continue
-        if not out and self._base().has_qrels():
+        if not out and self._has(self._base(), "qrels"):
             out = ["test"]
         return sorted(out)
 
     def get_topics(self, split: str | None = "test") -> pd.DataFrame:
         ds = self._resolve(split, "queries")
-        rows = []
-        for q in ds.queries_iter():
-            text = getattr(q, "text", None)
-            if text is None:
-                text = q.default_text()
-            rows.append((_clean(q.query_id), _clean(text)))
-        if not rows:
+        fields = ds.irds_ref().queries_cls()._fields[1:]
+        # the query's text: its only field, else 'text', else 'title' (TREC topics), as default_text
+        variant = None if len(fields) == 1 else "text" if "text" in fields else "title" if "title" in fields \
+            else fields[0]
+        topics = ds.get_topics(variant)
+        if topics.empty:
             raise ValueError(f"dataset {self.name!r}: no queries for split {split!r}")
-        return _topics_frame(rows)
+        return _topics_frame(zip(topics["qid"].map(_clean), topics["query"].map(_clean)))
 
     def get_qrels(self, split: str = "test") -> pd.DataFrame:
-        ds = self._resolve(split, "qrels")
-        return _qrels_frame((_clean(q.query_id), _clean(q.doc_id), int(q.relevance))
-                            for q in ds.qrels_iter())
+        qrels = self._resolve(split, "qrels").get_qrels()
+        return _qrels_frame(zip(qrels["qid"].map(_clean), qrels["docno"].map(_clean), qrels["label"].astype(int)))
 
 
-def read_irds(irds_id: str, empty_docs: EmptyDocs = "warn") -> IrdsDataset:
-    """Wrap an ir_datasets id (loaded lazily; nothing is downloaded until iterated)."""
+def read_irds(irds_id: str, empty_docs: EmptyDocs = "skip") -> IrdsDataset:
+    """An ir_datasets id through PyTerrier (loaded lazily; nothing is downloaded until iterated)."""
     return IrdsDataset(name=f"irds:{irds_id}", irds_id=irds_id, empty_docs=empty_docs)
 
 
 # --------------------------------------------------------------------------- dispatch
 
-def load_dataset(spec: str | os.PathLike, empty_docs: EmptyDocs = "warn") -> Dataset:
+def load_dataset(spec: str | os.PathLike, empty_docs: EmptyDocs = "skip") -> Dataset:
     """Load a dataset from a spec.
 
     * ``"quickstart"`` -> the embedded corpus,

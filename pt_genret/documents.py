@@ -1,16 +1,32 @@
-"""Reading a document stream into a validated frame.
+"""The one document checker: every corpus entering pt_genret passes through it.
 
-Bad input is refused before any model work starts, naming the offending document, so no
-index is ever built from a corpus with empty or duplicate docnos, docnos that would break a
-TREC run file (whitespace inside or around them), fields that are not text, or empty documents.
+Dataset readers (BEIR folders, ir_datasets, the quickstart corpus), the indexer, the updater,
+the evaluation protocol and the BM25/dense/Lucene baselines all read documents through
+:func:`check_documents` (streams) or :func:`collect_documents` (frames), so the same corpus is
+accepted or refused the same way everywhere. One policy:
+
+* an error, naming the document (``file:line`` for files, the position otherwise): a missing or
+  empty docno, a docno a TREC run file cannot hold (tabs, line breaks, spaces around it), a
+  repeated docno, a docno that is not a string or a whole number, a text or title that is not
+  a string;
+* a document with neither text nor title is skipped with one warning naming the skipped
+  documents (``empty_docs="skip"``, the default), or refused (``empty_docs="error"``). Nothing
+  can retrieve an empty document, so every system (GR, BM25, dense) indexes the same documents.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import warnings
+from typing import Any, Iterable, Iterator, Literal
 
 import numpy as np
 import pandas as pd
 import pyterrier as pt
+
+__all__ = ["EMPTY_DOCS", "check_docno", "check_documents", "collect_documents", "title_text_records",
+           "titles", "full_texts"]
+
+EmptyDocs = Literal["skip", "error", "warn"]
+EMPTY_DOCS = ("skip", "error", "warn")  # "warn": the older name of "skip"
 
 
 def check_docno(docno: str, where: str) -> None:
@@ -24,52 +40,91 @@ def check_docno(docno: str, where: str) -> None:
                          "use docnos without tabs or line breaks")
 
 
-def _check_types(frame: pd.DataFrame, column: str, numbers: bool) -> None:
-    """Refuse values that are not text (a number too for ``numbers``; missing is allowed)."""
-    for pos, value in enumerate(frame[column].tolist()):
-        if value is None or isinstance(value, str) or (isinstance(value, float) and value != value):
-            continue
-        if numbers and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            continue
-        raise ValueError(f"document at position {pos}: {column!r} must be a string, got "
-                         f"{type(value).__name__} {str(value)[:60]!r}")
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
-def collect_documents(docs: Iterable[dict] | pd.DataFrame, verbose: bool = False) -> pd.DataFrame:
-    """A ``docno, text, title`` frame (plus any extra fields) from dicts or a frame, validated."""
+def _text(value: Any, field: str, where: str, numbers: bool = False) -> str:
+    """A document field as a string (missing: empty); ``numbers``: whole numbers too (ids)."""
+    if _missing(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{where}: {field!r} must be a string{' or a whole number' if numbers else ''}, got "
+                     f"{type(value).__name__} {str(value)[:60]!r}")
+
+
+def check_documents(docs: Iterable[dict], source: str = "", empty_docs: EmptyDocs = "skip",
+                    docno_field: str = "docno") -> Iterator[dict]:
+    """Stream ``docs`` checked under the module's policy, each with string ``docno``, ``text``
+    and ``title`` (other fields kept). A ``_where`` key (e.g. ``file:line``) names the document
+    in errors and is removed; otherwise it is ``document at position N`` of ``source``.
+    ``docno_field`` is the name errors give the docno (``_id`` for BEIR files)."""
+    if empty_docs not in EMPTY_DOCS:
+        raise ValueError(f"empty_docs must be one of {EMPTY_DOCS}, got {empty_docs!r}")
+    seen: set[str] = set()
+    empty: list[str] = []
+    kept = 0
+    prefix = f"{source}: " if source else ""
+    for pos, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise ValueError(f"{prefix}document at position {pos}: expected a dict with 'docno' and 'text', got "
+                             f"{type(doc).__name__} {str(doc)[:60]!r}")
+        doc = dict(doc)
+        where = doc.pop("_where", None) or f"{prefix}document at position {pos}"
+        if _missing(doc.get("docno")):
+            raise ValueError(f"{where}: missing docno")
+        docno = _text(doc["docno"], docno_field, where, numbers=True)
+        if not docno.strip():
+            raise ValueError(f"{where}: empty docno")
+        check_docno(docno, where)
+        if docno in seen:
+            raise ValueError(f"{where}: duplicate docno {docno!r}")
+        seen.add(docno)
+        doc["docno"] = docno
+        doc["text"] = _text(doc.get("text"), "text", where)
+        doc["title"] = _text(doc.get("title"), "title", where)
+        if not doc["text"].strip() and not doc["title"].strip():
+            if empty_docs == "error":
+                raise ValueError(f"{where}: document {docno!r} has empty text and title")
+            empty.append(docno)
+            continue
+        kept += 1
+        yield doc
+    if empty:
+        shown = ", ".join(repr(d) for d in empty[:10]) + (" ..." if len(empty) > 10 else "")
+        warnings.warn(f"{source or 'corpus'}: skipped {len(empty)} document(s) with empty text and title: {shown}",
+                      stacklevel=2)
+    if empty and not kept:
+        shown = ", ".join(repr(d) for d in empty[:3]) + (" ..." if len(empty) > 3 else "")
+        raise ValueError(f"no documents left: {shown} {'has' if len(empty) == 1 else 'have'} empty text and title")
+
+
+def collect_documents(docs: Iterable[dict] | pd.DataFrame, verbose: bool = False,
+                      empty_docs: EmptyDocs = "skip") -> pd.DataFrame:
+    """A ``docno, text, title`` frame (plus any extra fields) from dicts or a frame, checked by
+    :func:`check_documents`; an empty corpus or one without ``docno``/``text`` fields is refused."""
     if isinstance(docs, pd.DataFrame):
-        frame = docs.copy()
+        frame = docs
     else:
         frame = pd.DataFrame(list(pt.tqdm(docs, desc="reading documents", unit="doc", disable=not verbose)))
     if len(frame) == 0:
         raise ValueError("no documents to index: the corpus is empty")
-    if "docno" not in frame.columns:
-        raise ValueError(f"documents need a 'docno' field; got fields {sorted(frame.columns)}")
-    if "text" not in frame.columns:
-        raise ValueError(f"documents need a 'text' field; got fields {sorted(frame.columns)}")
-    if "title" not in frame.columns:
-        frame["title"] = ""
-    missing = frame["docno"].isna()
-    if missing.any():
-        raise ValueError(f"missing docno at document position {int(missing.values.argmax())}")
-    _check_types(frame, "docno", numbers=True)
-    _check_types(frame, "text", numbers=False)
-    _check_types(frame, "title", numbers=False)
-    frame["docno"] = frame["docno"].astype(str)
-    frame["text"] = frame["text"].fillna("").astype(str)
-    frame["title"] = frame["title"].fillna("").astype(str)
-    empty_docno = frame["docno"].str.strip() == ""
-    if empty_docno.any():
-        raise ValueError(f"empty docno at document position {int(empty_docno.values.argmax())}")
-    for pos, docno in enumerate(frame["docno"]):
-        check_docno(docno, f"document at position {pos}")
-    dup = frame["docno"].duplicated()
-    if dup.any():
-        raise ValueError(f"duplicate docno {frame['docno'][dup].iloc[0]!r} in the corpus")
-    empty = (frame["text"].str.strip() == "") & (frame["title"].str.strip() == "")
-    if empty.any():
-        raise ValueError(f"document {frame['docno'][empty].iloc[0]!r} has empty text and title")
-    return frame.reset_index(drop=True)
+    for field in ("docno", "text"):
+        if field not in frame.columns:
+            raise ValueError(f"documents need a {field!r} field; got fields {sorted(frame.columns)}")
+    records = frame.to_dict("records")
+    checked = pd.DataFrame(list(check_documents(records, empty_docs=empty_docs)))
+    return checked.reset_index(drop=True)
+
+
+def title_text_records(docs: Iterable[dict], source: str = "") -> Iterator[dict[str, str]]:
+    """``{'docno', 'text'}`` records whose text is ``title + ' ' + text``, checked: what the
+    BM25 (PISA, Lucene) and dense baselines index."""
+    for doc in check_documents(docs, source):
+        yield {"docno": doc["docno"], "text": " ".join(p for p in (doc["title"], doc["text"]) if p)}
 
 
 def titles(docs: pd.DataFrame) -> pd.Series:

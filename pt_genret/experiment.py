@@ -38,8 +38,9 @@ def system_position(name: str) -> int:
 
 
 def usable_docs(dataset: Dataset):
-    """The dataset's documents that have any text (empty ones cannot be retrieved by anyone)."""
-    return (d for d in dataset.get_corpus_iter() if (d.get("text") or "").strip() or (d.get("title") or "").strip())
+    """The dataset's documents, checked by :func:`pt_genret.documents.check_documents` as it streams
+    them (empty ones skipped with a warning: nothing can retrieve them)."""
+    return dataset.get_corpus_iter()
 
 
 def baselines(dataset: Dataset, work_dir: str, num_results: int = 1000) -> tuple[pt.Transformer, pt.Transformer]:

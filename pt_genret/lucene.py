@@ -144,8 +144,6 @@ def index_lucene(
         batch: List[Dict[str, str]] = []
         try:
             for doc in pt.tqdm(_checked(corpus_iter), desc='Lucene indexing', unit='d', disable=not verbose):
-                if doc['docno'] in seen:
-                    raise ValueError(f'docno {doc["docno"]!r} occurs more than once in the corpus')
                 seen.add(doc['docno'])
                 batch.append({'id': doc['docno'], 'contents': doc['text']})
                 if len(batch) >= batch_size:
@@ -163,16 +161,10 @@ def index_lucene(
 
 
 def _checked(corpus_iter: Iterable[Dict[str, Any]]) -> Iterable[Dict[str, str]]:
-    """``{'docno', 'text'}`` records (title + text), raising ValueError for a record without docno."""
-    from pt_genret.baselines import _title_text
+    """``{'docno', 'text'}`` records (title + text), checked by the one document checker."""
+    from pt_genret.documents import title_text_records
 
-    def with_docno() -> Iterable[Dict[str, Any]]:
-        for i, doc in enumerate(corpus_iter):
-            if not isinstance(doc, dict) or doc.get('docno') in (None, ''):
-                raise ValueError(f'document {i} has no docno: {doc!r:.200}')
-            yield doc
-
-    return _title_text(with_docno())
+    return title_text_records(corpus_iter)
 
 
 def _check_args(k1: float, b: float, num_results: int, threads: int) -> None:

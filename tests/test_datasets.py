@@ -148,8 +148,10 @@ def test_beir_empty_document_policies(tmp_path: Path) -> None:
     root = make_beir(tmp_path / "emptydoc", docs=docs)
     with pytest.raises(ValueError, match=r"corpus.jsonl:2.*'b'"):
         list(read_beir(root, empty_docs="error").get_corpus_iter())
-    with pytest.warns(UserWarning, match="'b'"):
-        assert [x["docno"] for x in read_beir(root).get_corpus_iter()] == ["a", "b", "c"]
+    with pytest.warns(UserWarning, match="skipped 1 document.*'b'"):
+        assert [x["docno"] for x in read_beir(root).get_corpus_iter()] == ["a", "c"]
+    with pytest.warns(UserWarning, match="skipped"):  # "warn", the older name of "skip"
+        assert [x["docno"] for x in read_beir(root, empty_docs="warn").get_corpus_iter()] == ["a", "c"]
     with pytest.warns(UserWarning, match="skipped"):
         assert [x["docno"] for x in read_beir(root, empty_docs="skip").get_corpus_iter()] == ["a", "c"]
 
@@ -249,55 +251,83 @@ def test_load_dataset_bad_spec(spec: str) -> None:
         load_dataset(spec)
 
 
-# ----------------------------------------------------------------------------- ir_datasets (faked)
+# ----------------------------------------------------------------------------- ir_datasets (local, offline)
 
 Doc = namedtuple("Doc", ["doc_id", "title", "text", "url"])
 DocNoTitle = namedtuple("DocNoTitle", ["doc_id", "text"])
+BodyDoc = namedtuple("BodyDoc", ["doc_id", "title", "body"])
 Query = namedtuple("Query", ["query_id", "text"])
-Qrel = namedtuple("Qrel", ["query_id", "doc_id", "relevance", "iteration"])
+Topic = namedtuple("Topic", ["query_id", "title", "description"])
 
 
-class FakeIrds:
-    def __init__(self, docs=None, queries=None, qrels=None):
-        self._docs, self._queries, self._qrels = docs, queries, qrels
+def _irds(docs=None, queries=None, qrels=None):
+    """A real ir_datasets Dataset over in-memory records (its qrels in TREC format from a string)."""
+    from ir_datasets.datasets.base import Dataset as IrdsBase
+    from ir_datasets.formats import BaseDocs, BaseQueries, TrecQrels
+    from ir_datasets.util.fileio import StringFile
 
-    def has_docs(self): return self._docs is not None
-    def has_queries(self): return self._queries is not None
-    def has_qrels(self): return self._qrels is not None
-    def docs_iter(self): return iter(self._docs)
-    def docs_count(self): return len(self._docs)
-    def queries_iter(self): return iter(self._queries)
-    def qrels_iter(self): return iter(self._qrels)
+    parts = []
+    if docs is not None:
+        class Docs(BaseDocs):
+            def docs_iter(self): return iter(docs)
+            def docs_count(self): return len(docs)
+            def docs_cls(self): return type(docs[0])
+        parts.append(Docs())
+    if queries is not None:
+        class Queries(BaseQueries):
+            def queries_iter(self): return iter(queries)
+            def queries_cls(self): return type(queries[0])
+        parts.append(Queries())
+    if qrels is not None:
+        text = "".join(f"{q} 0 {d} {r}\n" for q, d, r in qrels)
+        parts.append(TrecQrels(StringFile(text), {0: "not relevant", 1: "relevant", 2: "very"}))
+    return IrdsBase(*parts)
 
 
 @pytest.fixture
 def fake_irds(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Local datasets registered in ir_datasets' own registry (removed after the test), read
+    through ``pt.get_dataset("irds:...")`` as any other id: no network."""
     import ir_datasets
 
     registry = {
         # base: docs + all queries, no qrels (like beir/scifact)
-        "fake/beir": FakeIrds(
+        "fake/beir": _irds(
             docs=[Doc("1", "T1", "text one", "http://u/1"), Doc("2", "", "text two", "")],
             queries=[Query("a", "q a"), Query("b", "q b")],
         ),
-        "fake/beir/test": FakeIrds(queries=[Query("a", "q a")], qrels=[Qrel("a", "1", 2, "0")]),
-        "fake/beir/train": FakeIrds(queries=[Query("b", "q b")], qrels=[Qrel("b", "2", 1, "0")]),
+        "fake/beir/test": _irds(queries=[Query("a", "q a")], qrels=[("a", "1", 2)]),
+        "fake/beir/train": _irds(queries=[Query("b", "q b")], qrels=[("b", "2", 1)]),
         # base with its own qrels and no sub-splits, docs without a title field
-        "fake/flat": FakeIrds(
+        "fake/flat": _irds(
             docs=[DocNoTitle("x", "xx"), DocNoTitle("y", "yy")],
             queries=[Query("1", "one")],
-            qrels=[Qrel("1", "x", 1, "0"), Qrel("1", "y", 0, "0")],
+            qrels=[("1", "x", 1), ("1", "y", 0)],
         ),
+        # documents with a body and no text, TREC-style topics with several fields
+        "fake/trec": _irds(docs=[BodyDoc("d1", "A title", "the body")],
+                           queries=[Topic("7", "short title", "a longer description")],
+                           qrels=[("7", "d1", 1)]),
     }
-
-    def load(name: str):
-        if name not in registry:
-            raise KeyError(name)
-        return registry[name]
-
-    monkeypatch.setattr(ir_datasets, "load", load)
-    monkeypatch.setattr(ir_datasets, "registry", list(registry))
+    for name, dataset in registry.items():
+        monkeypatch.setitem(ir_datasets.registry._registered, name, dataset)
     return registry
+
+
+def test_irds_goes_through_pyterrier(fake_irds: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyterrier as pt
+    asked = []
+    real = pt.get_dataset
+    monkeypatch.setattr(pt, "get_dataset", lambda name, **kw: asked.append(name) or real(name, **kw))
+    d = load_dataset("irds:fake/flat")
+    assert [x["docno"] for x in d.get_corpus_iter()] == ["x", "y"]
+    assert "irds:fake/flat" in asked
+
+
+def test_irds_body_documents_and_multi_field_topics(fake_irds: dict) -> None:
+    d = load_dataset("irds:fake/trec")
+    assert list(d.get_corpus_iter()) == [{"docno": "d1", "text": "the body", "title": "A title"}]
+    assert list(d.get_topics("test")["query"]) == ["short title"]
 
 
 def test_irds_sub_splits(fake_irds: dict) -> None:

@@ -219,9 +219,9 @@ BAD_CORPORA = {
     "empty frame": (pd.DataFrame(columns=["docno", "text", "title"]), "empty"),
     "duplicate docno": ([{"docno": "a", "text": "x y"}, {"docno": "b", "text": "y"}, {"docno": "a", "text": "z"}],
                         "duplicate docno 'a'"),
-    "empty docno": ([{"docno": "a", "text": "x"}, {"docno": "  ", "text": "y"}], "empty docno at document position 1"),
-    "empty document": ([{"docno": "a", "text": "x"}, {"docno": "b", "text": " ", "title": ""}],
-                       "'b' has empty text and title"),
+    "empty docno": ([{"docno": "a", "text": "x"}, {"docno": "  ", "text": "y"}], "document at position 1: empty docno"),
+    "only empty documents": ([{"docno": "b", "text": " ", "title": ""}, {"docno": "c", "text": ""}],
+                             "'b', 'c' have empty text and title"),
     "no text field": ([{"docno": "a", "body": "x"}], "'text' field"),
 }
 
