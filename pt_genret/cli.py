@@ -230,6 +230,18 @@ def cmd_quickstart(args: argparse.Namespace) -> None:
         print(table.to_string(index=False))
 
 
+def non_negative_minutes(value: str) -> float:
+    """``--time-budget``: minutes >= 0 (0: no budget, exactly ``--epochs``), checked while the
+    command line is read."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes (a number), got {value!r}") from None
+    if not minutes >= 0 or minutes == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0 minutes (0: exactly --epochs epochs), got {value}")
+    return minutes
+
+
 def parse_method_options(specs: list[str], methods: list[str]) -> dict[str, dict]:
     """``["dome.num_pseudo_queries=10", "lr=1e-3"]`` → per-method options; a bare key applies to every
     GR method (not ``bm25``/``dense``). Values as in :func:`_option_value`."""
@@ -337,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
     i.add_argument("--num-pseudo-queries", type=int, default=20, help="pseudo-queries per document (default: %(default)s)")
     i.add_argument("--train-split", help="also train on this split's queries and qrels")
-    i.add_argument("--time-budget", type=float, default=30.0, metavar="MIN",
+    i.add_argument("--time-budget", type=non_negative_minutes, default=30.0, metavar="MIN",
                    help="train until MIN minutes of building are spent or validation stops improving, keeping "
                         "the best epoch (default: %(default)s; 0: exactly --epochs epochs)")
     i.add_argument("--epochs", type=int, default=None,

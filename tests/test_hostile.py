@@ -537,3 +537,18 @@ def test_writer_killed_at_a_stage(writer, stage, copy, outcomes):
     assert not [n for n in os.listdir(copy) if n.startswith(".genret-tmp-")]
     GenIndex(copy).updater(**FAST_UPDATE).index(MORE)
     assert "more1" in GenIndex(copy).table()
+
+
+@pytest.mark.parametrize("value,message", [("-3", "must be >= 0 minutes"), ("nan", "must be >= 0 minutes"),
+                                           ("inf", "must be >= 0 minutes"), ("abc", "expected minutes")])
+def test_bad_time_budget_on_the_command_line(value, message, tmp_path, capsys):
+    """A negative, infinite or non-numeric budget is refused while the command line is read (a
+    negative one used to mean "no budget" and trained 10 epochs)."""
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "text": "fine"}\n')
+    with pytest.raises(SystemExit) as stop:
+        main(["index", str(corpus), str(tmp_path / "out"), "--time-budget", value])
+    assert stop.value.code == 2
+    err = last_line(capsys.readouterr().err)
+    assert err.startswith("pt-genret index: error: argument --time-budget: ") and message in err
+    assert not (tmp_path / "out").exists()
