@@ -86,6 +86,7 @@ SCHEMES = Registry("docid scheme", {
     "bm25_terms": "pt_genret.docids.bm25_terms:Bm25TermScheme",
     "ngrams": "pt_genret.docids.ngrams:NgramScheme",
     "multiview": "pt_genret.docids.ngrams:MultiViewScheme",
+    "generated": "pt_genret.docids.generated:GeneratedScheme",  # ZeroGR: a 6-8 word keyword sentence per document
 })
 
 # what a decoder decodes over: a prefix trie of docids, or the suffix arrays of n-gram views

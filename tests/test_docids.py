@@ -44,7 +44,7 @@ def check_codes(scheme, ids):
 
 def test_registry_and_errors(corpus):
     assert set(SCHEMES) == {"atomic", "naive", "semantic", "title", "keywords", "rq", "pq", "url", "bm25_terms",
-                            "ngrams", "multiview"}
+                            "ngrams", "multiview", "generated"}
     with pytest.raises(ValueError, match="unknown docid scheme"):
         get_scheme("nope")
     scheme = get_scheme("title")

@@ -60,3 +60,93 @@ def test_retriever_reads_instruction_then_query(instructed_index):
     # re-ranking scores instruction ⊕ query as well
     rr = gr(a[["qid", "query", "docno"]].assign(score=0.0, rank=0))
     assert sorted(rr["docno"]) == sorted(a["docno"])
+
+
+# tiny from-scratch HF models saved to a folder: what "any HF model by name or path" loads --------
+def save_tiny_model(folder, kind: str, texts: list[str]) -> str:
+    """A tiny random GPT-2 (``causal``) or T5 (``seq2seq``) with a corpus tokenizer, as a HF folder."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
+
+    from pt_genret.backbone import scratch_tokenizer
+
+    torch.manual_seed(0)
+    tok = scratch_tokenizer(texts, vocab_size=300)
+    if kind == "causal":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=512, n_embd=32, n_layer=1, n_head=2,
+                                           bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                           pad_token_id=tok.pad_token_id))
+    else:
+        model = T5ForConditionalGeneration(T5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=64, num_layers=1,
+                                                    num_heads=2, pad_token_id=tok.pad_token_id,
+                                                    eos_token_id=tok.eos_token_id,
+                                                    decoder_start_token_id=tok.bos_token_id))
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tok.save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="module", params=["causal", "seq2seq"])
+def tiny_lm(request, tmp_path_factory):
+    texts = [f"{d['title']} {d['text']}" for d in make_docs()]
+    return save_tiny_model(tmp_path_factory.mktemp(f"lm-{request.param}"), request.param, texts)
+
+
+# the docid generator -----------------------------------------------------------------------
+def test_generated_docids_are_short_keyword_sentences():
+    from pt_genret.docids import get_scheme
+
+    docs = pd.DataFrame(make_docs(per_topic=6))
+    scheme = get_scheme("generated").fit(docs)
+    ids = scheme.assign(docs)
+    assert len(set(ids)) == len(ids)
+    assert all(6 <= len(i.split()) <= 8 for i in ids)
+    assert ids == get_scheme("generated").fit(docs).assign(docs)  # deterministic
+    # every word is the document's own; its repeated, corpus-rare key words are in the sentence
+    for d, i in zip(make_docs(per_topic=6), ids):
+        assert set(i.split()) <= set(f"{d['title']} {d['text']}".lower().replace(".", "").split())
+    # ranked by coverage: a word this document repeats and others lack comes first
+    extra = pd.DataFrame([{"docno": "q", "title": "", "text": "quasar quasar quasar planet star orbit comet "
+                           "quasar galaxy moon eclipse solar meteor"}])
+    both = pd.concat([docs, extra], ignore_index=True)
+    assert get_scheme("generated").fit(both).propose(extra)[0].split()[0] == "quasar"
+
+
+def test_generated_docid_conflicts_take_the_next_key_word():
+    from pt_genret.docids.generated import GeneratedScheme
+
+    twin = {"title": "solar eclipse", "text": "A solar eclipse darkens the moon and the sun over the planet orbit."}
+    docs = pd.DataFrame([{"docno": "a", **twin}, {"docno": "b", **twin}, {"docno": "c", **twin}])
+    scheme = GeneratedScheme(min_words=3, max_words=4, max_alternatives=1).fit(docs)
+    first, second, third = scheme.assign(docs)
+    assert first != second != third and len({first, second, third}) == 3
+    assert second.split()[:3] == first.split() and len(second.split()) == 4  # next key word appended
+    assert third == f"{first} 1"  # alternatives exhausted: a number
+    assert scheme.assign(docs[:1], taken=[first])[0] == second
+
+
+def test_generated_docids_from_a_hf_model_folder(tiny_lm, tmp_path):
+    from pt_genret.docids import get_scheme, load_scheme
+
+    docs = pd.DataFrame(make_docs(per_topic=2))
+    scheme = get_scheme("generated", model=tiny_lm).fit(docs)
+    ids = scheme.assign(docs)
+    assert len(set(ids)) == len(ids) and all(6 <= len(i.split()) <= 8 for i in ids)
+    scheme.save(str(tmp_path / "s"))
+    again = load_scheme(str(tmp_path / "s"))
+    assert again.config()["model"] == tiny_lm and again.assign(docs) == ids
+
+
+def test_generated_scheme_builds_an_index(tmp_path):
+    index = build_tiny_index(tmp_path / "gen.gr", make_docs(per_topic=3), scheme="generated", epochs=1)
+    assert index.meta["scheme"] == "generated"
+    assert all(6 <= len(d.split()) <= 8 for d in index.table().docids)
+
+
+def test_bad_generated_options():
+    from pt_genret.docids.generated import GeneratedScheme
+
+    with pytest.raises(ValueError, match="min_words"):
+        GeneratedScheme(min_words=9, max_words=8)
+    with pytest.raises(ValueError, match="cannot load generation model"):
+        GeneratedScheme(model="/no/such/model").fit(pd.DataFrame(make_docs(1))).assign(pd.DataFrame(make_docs(1)))

@@ -122,6 +122,11 @@ class ExtractiveQueryGenerator(pt.Transformer):
         document alone, so tf-idf is term frequency)."""
         return [q for q, _ in self.queries_with_kinds(docno, title, text, num_docs, df)]
 
+    def key_phrases(self, docno: str, title: str, text: str, num_docs: int = 1,
+                    df: dict[str, int] | None = None) -> list[str]:
+        """The document's key phrases (runs of 1-3 content words), best first by tf-idf coverage."""
+        return list(_Doc(self, docno, title, text, num_docs, df or {})._rank()[0])
+
     def queries_with_kinds(self, docno: str, title: str, text: str, num_docs: int = 1,
                            df: dict[str, int] | None = None) -> list[tuple[str, str]]:
         """``(query, kind)`` pairs of one document, in round-robin order."""
