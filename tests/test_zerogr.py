@@ -150,3 +150,40 @@ def test_bad_generated_options():
         GeneratedScheme(min_words=9, max_words=8)
     with pytest.raises(ValueError, match="cannot load generation model"):
         GeneratedScheme(model="/no/such/model").fit(pd.DataFrame(make_docs(1))).assign(pd.DataFrame(make_docs(1)))
+
+
+# the instructed query generator ------------------------------------------------------------
+def test_instructed_queries_follow_the_instruction():
+    from pt_genret.queries import InstructedQueryGenerator, get_query_generator
+    from pt_genret.queries.instructed import kinds_for
+
+    assert kinds_for("Given a scientific claim, retrieve ...")[0] == "sentence"
+    assert kinds_for("Given a question, retrieve ...")[0] == "question"
+    docs = pd.DataFrame(make_docs(per_topic=2))
+    docs["instruction"] = ["Given a question, retrieve the notes"] * 4 + [None] * 4
+    out = InstructedQueryGenerator("Given a claim, find evidence", num_queries=4)(docs)
+    assert out["querygen"].map(len).eq(4).all()
+    assert out["instruction"].tolist()[4:] == ["Given a claim, find evidence"] * 4
+    # a claim instruction starts with a sentence of the text; a question one differs from it
+    assert out["querygen"][0] != InstructedQueryGenerator("Given a claim", 4)(docs[:1])["querygen"][0]
+    assert out["querygen"][4][0].rstrip(".") in docs["text"][4]
+    assert out["querygen"].tolist() == InstructedQueryGenerator("Given a claim, find evidence", 4)(docs)["querygen"].tolist()
+    assert isinstance(get_query_generator("instructed", 3), InstructedQueryGenerator)
+
+
+def test_instructed_queries_from_a_hf_model_folder(tiny_lm):
+    from pt_genret.queries import InstructedQueryGenerator
+
+    docs = pd.DataFrame(make_docs(per_topic=1))
+    gen = InstructedQueryGenerator("Given a question, retrieve notes", num_queries=3, model=tiny_lm, max_query_length=6)
+    out = gen(docs)
+    assert out["querygen"].map(len).eq(3).all()  # sampled, topped up extractively when repeated
+    assert out["querygen"].tolist() == gen(docs)["querygen"].tolist()  # seeded
+
+
+def test_index_with_the_instructed_generator_records_it(tmp_path):
+    index = build_tiny_index(tmp_path / "iq.gr", make_docs(per_topic=2), scheme="generated", epochs=1,
+                             query_generator="instructed", instruction="Given a question, retrieve notes")
+    assert index.meta["query_generator"] == "instructed"
+    saved = read_pseudo_queries(index.path)
+    assert saved["query"].str.startswith("Given a question, retrieve notes | ").all()

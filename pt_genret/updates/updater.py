@@ -207,7 +207,7 @@ class GenUpdater(pt.Indexer):
         if self.query_generator is not None:
             return self.query_generator
         spec = meta.get("query_generator")
-        if spec is None or spec in ("none", "extractive"):
+        if spec is None or spec in ("none", "extractive", "instructed"):
             return spec
         raise ValueError(f"the index was built with the query generator {str(spec)[:200]!r}; pass it again as "
                          "query_generator= to the updater: a model path is never taken from an index's metadata")
