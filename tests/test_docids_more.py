@@ -61,7 +61,7 @@ class FakeEncoder:
 def fake_embed(scheme, docs: pd.DataFrame) -> np.ndarray:
     from pt_genret.documents import full_texts as doc_texts
 
-    return scheme.encoder().encode(doc_texts(docs))
+    return scheme.text_encoder().encode(doc_texts(docs))
 
 
 def quantised(name: str, **options):
@@ -178,7 +178,7 @@ def test_quantised_errors(corpus):
         get_scheme("rq").assign(corpus)
     with pytest.raises(ValueError, match="shape"):
         get_scheme("rq").fit(corpus, embeddings=np.ones((3, 4), np.float32))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"docid scheme .pq. option m=0: must be > 0"):
         get_scheme("pq", m=0)
 
 

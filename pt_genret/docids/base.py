@@ -11,21 +11,32 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Literal
 
 import numpy as np
 import pandas as pd
 
+from pt_genret.options import check_options, option, recorded
 
+
+@dataclass(kw_only=True, eq=False)
 class DocIdScheme(ABC):
-    """Base class: one subclass per docid family, registered in :mod:`pt_genret.docids`."""
+    """Base class: one subclass per docid family, registered in :data:`pt_genret.registry.SCHEMES`.
+
+    A scheme is a dataclass: its fields are its options (keyword arguments, recorded in
+    ``scheme.json`` by :meth:`config`), checked in one place
+    (:func:`pt_genret.options.check_options`); fitted state is in ``init=False`` fields.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[Literal["codes", "text", "ngrams"]]
 
-    def __init__(self, seed: int = 42) -> None:
-        self.seed = seed
-        self.fitted = False
+    seed: int = option(42)
+    fitted: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_options(self, f"docid scheme {self.name!r}")
 
     @abstractmethod
     def fit(self, docs: pd.DataFrame) -> "DocIdScheme":
@@ -64,8 +75,8 @@ class DocIdScheme(ABC):
 
     # persistence -------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments."""
-        return {"seed": self.seed}
+        """The options (JSON-serialisable constructor arguments), as ``scheme.json`` records them."""
+        return recorded(self)
 
     def state(self) -> dict[str, np.ndarray]:
         """Fitted arrays to save (numeric numpy arrays only: loaded without pickle)."""

@@ -17,31 +17,30 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.docids.lexical import content_words
 from pt_genret.documents import full_texts
+from pt_genret.options import option
 
 
+@dataclass(kw_only=True, eq=False)
 class Bm25TermScheme(DocIdScheme):
     """The ``num_terms`` (default 6) terms with the highest BM25 weight in the document."""
 
     name = "bm25_terms"
     kind = "text"
 
-    def __init__(self, num_terms: int = 6, k1: float = 0.9, b: float = 0.4, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.num_terms = num_terms
-        self.k1 = k1
-        self.b = b
-        self.df: dict[str, int] = {}
-        self.num_docs = 0
-        self.avgdl = 0.0
-
-    def config(self) -> dict:
-        return {"num_terms": self.num_terms, "k1": self.k1, "b": self.b, "seed": self.seed}
+    num_terms: int = option(6, positive=True)
+    k1: float = option(0.9)
+    b: float = option(0.4, interval="[0, 1]")
+    df: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    num_docs: int = field(default=0, init=False, repr=False)
+    avgdl: float = field(default=0.0, init=False, repr=False)
 
     def fit(self, docs: pd.DataFrame) -> "Bm25TermScheme":
         df: Counter[str] = Counter()

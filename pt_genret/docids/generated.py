@@ -18,6 +18,7 @@ alternative is taken does it get a number (``"... 2"``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
@@ -26,11 +27,13 @@ import pandas as pd
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.docids.lexical import content_words, words
 from pt_genret.documents import full_texts, titles
+from pt_genret.options import option
 
 PROMPT = ("Write a short keyword sentence of {min_words} to {max_words} words that identifies this document, "
           "most important words first.\nDocument: {text}\nKeywords:")
 
 
+@dataclass(kw_only=True, eq=False)
 class GeneratedScheme(DocIdScheme):
     """A keyword-centric sentence of ``min_words``-``max_words`` words written for each document.
 
@@ -44,22 +47,23 @@ class GeneratedScheme(DocIdScheme):
     name = "generated"
     kind = "text"
 
-    def __init__(self, model: str = "extractive", min_words: int = 6, max_words: int = 8, prompt: str = PROMPT,
-                 max_alternatives: int = 8, seed: int = 42) -> None:
-        super().__init__(seed=seed)
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError(f"model must be 'extractive' or a HF model name/path, got {model!r}")
-        if not (isinstance(min_words, int) and isinstance(max_words, int) and 1 <= min_words <= max_words):
-            raise ValueError(f"min_words and max_words must be whole numbers with 1 <= min_words <= max_words, "
-                             f"got {min_words}, {max_words}")
-        self.model, self.min_words, self.max_words = model, min_words, max_words
-        self.prompt, self.max_alternatives = prompt, max_alternatives
-        self.num_docs, self.df = 0, {}
-        self._generator = None
+    model: str = option("extractive")
+    min_words: int = option(6, positive=True)
+    max_words: int = option(8, positive=True)
+    prompt: str = option(PROMPT)
+    max_alternatives: int = option(8)
+    num_docs: int = field(default=0, init=False, repr=False)
+    df: dict = field(default_factory=dict, init=False, repr=False)
+    _generator: object = field(default=None, init=False, repr=False)
 
-    def config(self) -> dict:
-        return {"model": self.model, "min_words": self.min_words, "max_words": self.max_words,
-                "prompt": self.prompt, "max_alternatives": self.max_alternatives, "seed": self.seed}
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError(f"model must be 'extractive' or a HF model name/path, got {self.model!r}")
+        if not (isinstance(self.min_words, int) and isinstance(self.max_words, int)
+                and 1 <= self.min_words <= self.max_words):
+            raise ValueError(f"min_words and max_words must be whole numbers with 1 <= min_words <= max_words, "
+                             f"got {self.min_words}, {self.max_words}")
+        super().__post_init__()
 
     def fit(self, docs: pd.DataFrame) -> "GeneratedScheme":
         from pt_genret.queries.extractive import ExtractiveQueryGenerator

@@ -10,12 +10,15 @@ import math
 import re
 from collections import Counter
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.documents import full_texts, titles
+from pt_genret.options import option
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")  # letters and digits of any script
 
@@ -30,18 +33,14 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
 
 
+@dataclass(kw_only=True, eq=False)
 class TitleScheme(DocIdScheme):
     """The title, lower-cased and cut to ``max_words``; the text's first words when untitled."""
 
     name = "title"
     kind = "text"
 
-    def __init__(self, max_words: int = 12, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.max_words = max_words
-
-    def config(self) -> dict:
-        return {"max_words": self.max_words, "seed": self.seed}
+    max_words: int = option(12, positive=True)
 
     def fit(self, docs: pd.DataFrame) -> "TitleScheme":
         self.fitted = True
@@ -55,6 +54,7 @@ class TitleScheme(DocIdScheme):
         return out
 
 
+@dataclass(kw_only=True, eq=False)
 class KeywordScheme(DocIdScheme):
     """The ``num_terms`` terms that best cover the document, best first.
 
@@ -66,14 +66,9 @@ class KeywordScheme(DocIdScheme):
     name = "keywords"
     kind = "text"
 
-    def __init__(self, num_terms: int = 6, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.num_terms = num_terms
-        self.df: dict[str, int] = {}
-        self.num_docs = 0
-
-    def config(self) -> dict:
-        return {"num_terms": self.num_terms, "seed": self.seed}
+    num_terms: int = option(6, positive=True)
+    df: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    num_docs: int = field(default=0, init=False, repr=False)
 
     def fit(self, docs: pd.DataFrame) -> "KeywordScheme":
         df: Counter[str] = Counter()

@@ -14,14 +14,17 @@ aggregation of generated n-grams into document scores live in
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.documents import full_texts, titles
+from pt_genret.options import option
 
 
+@dataclass(kw_only=True, eq=False)
 class NgramScheme(DocIdScheme):
     """SEAL: the n-grams of each document's title and text."""
 
@@ -29,11 +32,7 @@ class NgramScheme(DocIdScheme):
     kind = "ngrams"
     views: ClassVar[tuple[str, ...]] = ("text",)
 
-    def __init__(self, seed: int = 42, span_length: int = 10) -> None:
-        super().__init__(seed)
-        if span_length < 1:
-            raise ValueError(f"span_length must be positive, not {span_length}")
-        self.span_length = span_length
+    span_length: int = option(10, positive=True)
 
     def fit(self, docs: pd.DataFrame) -> "NgramScheme":
         self.fitted = True
@@ -53,10 +52,8 @@ class NgramScheme(DocIdScheme):
         """For each view, the texts of each document (a list per document)."""
         return {"text": [[t] for t in full_texts(docs)]}
 
-    def config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "span_length": self.span_length}
 
-
+@dataclass(kw_only=True, eq=False)
 class MultiViewScheme(NgramScheme):
     """MINDER: title, body and pseudo-query views of each document.
 

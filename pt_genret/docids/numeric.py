@@ -5,20 +5,21 @@ memorise it, and new documents get identifiers the model has never seen.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from pt_genret.docids.base import DocIdScheme
 
 
+@dataclass(kw_only=True, eq=False)
 class _ArrivalNumberScheme(DocIdScheme):
     """Documents are numbered in arrival order; subclasses say how a number is written."""
 
     kind = "codes"
 
-    def __init__(self, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.next_id = 0
+    next_id: int = field(default=0, init=False, repr=False)
 
     def write(self, number: int) -> str:
         raise NotImplementedError
@@ -45,6 +46,7 @@ class _ArrivalNumberScheme(DocIdScheme):
         self.fitted = True
 
 
+@dataclass(kw_only=True, eq=False)
 class AtomicScheme(_ArrivalNumberScheme):
     """Each document is one new code token, numbered in arrival order."""
 
@@ -57,6 +59,7 @@ class AtomicScheme(_ArrivalNumberScheme):
         return self.next_id
 
 
+@dataclass(kw_only=True, eq=False)
 class NaiveScheme(_ArrivalNumberScheme):
     """The document's arrival number written in decimal digits, one code token per digit."""
 

@@ -32,6 +32,7 @@ level ``l`` uses ``KMeans(k_eff, random_state=seed + l, n_init=1)``.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ from sklearn.exceptions import ConvergenceWarning
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.documents import full_texts
 from pt_genret.embeddings import TextEncoder
+from pt_genret.options import option
 
 
 def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -61,36 +63,26 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return km.cluster_centers_.astype(np.float32), km.labels_.astype(np.int64)
 
 
+@dataclass(kw_only=True, eq=False)
 class _QuantisedScheme(DocIdScheme):
     """Shared machinery: embeddings, fitted codes, position-aware tokens, suffix collisions."""
 
     kind = "codes"
 
-    def __init__(self, m: int, k: int = 16, encoder: str | None = None, max_suffix: int = 64,
-                 seed: int = 42) -> None:
-        super().__init__(seed)
-        if m < 1 or k < 1:
-            raise ValueError(f"{self.name}: m and k must be positive, got m={m}, k={k}")
-        if max_suffix < 0:
-            raise ValueError(f"{self.name}: max_suffix must be >= 0, got {max_suffix}")
-        self.m = m
-        self.k = k
-        self.encoder_name = encoder
-        self.max_suffix = max_suffix
-        self._encoder: TextEncoder | None = None
-        self._fitted_codes: dict[str, list[int]] = {}
+    m: int = option(3, positive=True)
+    k: int = option(16, positive=True)
+    encoder: str | None = option(None)
+    max_suffix: int = option(64)
+    _encoder: TextEncoder | None = field(default=None, init=False, repr=False)
+    _fitted_codes: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False)
 
-    def config(self) -> dict:
-        return {"m": self.m, "k": self.k, "encoder": self.encoder_name, "max_suffix": self.max_suffix,
-                "seed": self.seed}
-
-    def encoder(self) -> TextEncoder:
+    def text_encoder(self) -> TextEncoder:
         if self._encoder is None:
-            self._encoder = TextEncoder(self.encoder_name)
+            self._encoder = TextEncoder(self.encoder)
         return self._encoder
 
     def _embed(self, docs: pd.DataFrame, verbose: bool = False) -> np.ndarray:
-        return np.asarray(self.encoder().encode(full_texts(docs), verbose=verbose), dtype=np.float32)
+        return np.asarray(self.text_encoder().encode(full_texts(docs), verbose=verbose), dtype=np.float32)
 
     # subclasses: cluster numbers per level, shape (n, m) ----------------------------------
     def _fit_levels(self, emb: np.ndarray) -> np.ndarray:
@@ -139,6 +131,7 @@ class _QuantisedScheme(DocIdScheme):
         return self.m * self.k + self.max_suffix
 
 
+@dataclass(kw_only=True, eq=False)
 class ResidualQuantisedScheme(_QuantisedScheme):
     """TIGER-style residual quantisation: ``m`` levels (default 3) of ``k`` codes (default 16).
 
@@ -149,10 +142,9 @@ class ResidualQuantisedScheme(_QuantisedScheme):
 
     name = "rq"
 
-    def __init__(self, m: int = 3, k: int = 16, encoder: str | None = None, max_suffix: int = 64,
-                 seed: int = 42) -> None:
-        super().__init__(m=m, k=k, encoder=encoder, max_suffix=max_suffix, seed=seed)
-        self.centroids = np.zeros((0, 0, 0), dtype=np.float32)  # (m, k_eff, dim)
+    m: int = option(3, positive=True)
+    centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.float32), init=False,
+                                  repr=False)  # (m, k_eff, dim)
 
     def _fit_levels(self, emb: np.ndarray) -> np.ndarray:
         k_eff = min(self.k, len(emb))
@@ -186,6 +178,7 @@ class ResidualQuantisedScheme(_QuantisedScheme):
         self.fitted = True
 
 
+@dataclass(kw_only=True, eq=False)
 class ProductQuantisedScheme(_QuantisedScheme):
     """Ultron-PQ product quantisation: ``m`` sub-vectors (default 4), ``k`` codes each (default 16).
 
@@ -196,11 +189,10 @@ class ProductQuantisedScheme(_QuantisedScheme):
 
     name = "pq"
 
-    def __init__(self, m: int = 4, k: int = 16, encoder: str | None = None, max_suffix: int = 64,
-                 seed: int = 42) -> None:
-        super().__init__(m=m, k=k, encoder=encoder, max_suffix=max_suffix, seed=seed)
-        self.sub_centroids: list[np.ndarray] = []  # m arrays (k_eff, sub_dim_l)
-        self.bounds = np.zeros(0, dtype=np.int64)  # m + 1 column boundaries
+    m: int = option(4, positive=True)
+    sub_centroids: list[np.ndarray] = field(default_factory=list, init=False, repr=False)  # m arrays (k_eff, sub_dim_l)
+    bounds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), init=False,
+                               repr=False)  # m + 1 column boundaries
 
     def _fit_levels(self, emb: np.ndarray) -> np.ndarray:
         dim = emb.shape[1]

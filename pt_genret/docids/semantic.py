@@ -8,6 +8,8 @@ nearest leaf and take its next free position (written in base ``k`` once the lea
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
@@ -15,6 +17,7 @@ from sklearn.cluster import KMeans
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.documents import full_texts
 from pt_genret.embeddings import TextEncoder
+from pt_genret.options import option
 
 
 def base_k_digits(n: int, k: int) -> list[int]:
@@ -27,40 +30,34 @@ def base_k_digits(n: int, k: int) -> list[int]:
             return digits[::-1]
 
 
+@dataclass(kw_only=True, eq=False)
 class SemanticScheme(DocIdScheme):
     """Hierarchical k-means codes; ``k`` children per node, ``encoder`` any HF encoder."""
 
     name = "semantic"
     kind = "codes"
 
-    def __init__(self, k: int = 10, encoder: str | None = None, max_depth: int = 12, position_aware: bool = False,
-                 seed: int = 42) -> None:
-        super().__init__(seed)
-        self.k = k
-        self.position_aware = position_aware  # NCI: cluster c at depth d is its own token d*k + c
-        self.longest = 1
-        self.encoder_name = encoder
-        self.max_depth = max_depth
-        self._encoder: TextEncoder | None = None
-        # tree: node_children[i] lists the flat indices of node i's children; flat index c has
-        # centroid centroids[c] and is node child_node[c]; a node without children is a leaf
-        self.centroids = np.zeros((0, 0), dtype=np.float32)
-        self.child_node: list[int] = []
-        self.node_children: list[list[int]] = [[]]
-        self.leaf_fill: dict[int, int] = {}
-        self._codes: dict[int, list[int]] = {}
+    k: int = option(10, positive=True)
+    encoder: str | None = option(None)
+    max_depth: int = option(12, positive=True)
+    position_aware: bool = option(False)  # NCI: cluster c at depth d is its own token d*k + c
+    longest: int = field(default=1, init=False, repr=False)
+    _encoder: TextEncoder | None = field(default=None, init=False, repr=False)
+    # tree: node_children[i] lists the flat indices of node i's children; flat index c has
+    # centroid centroids[c] and is node child_node[c]; a node without children is a leaf
+    centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32), init=False, repr=False)
+    child_node: list[int] = field(default_factory=list, init=False, repr=False)
+    node_children: list[list[int]] = field(default_factory=lambda: [[]], init=False, repr=False)
+    leaf_fill: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+    _codes: dict[int, list[int]] = field(default_factory=dict, init=False, repr=False)
 
-    def config(self) -> dict:
-        return {"k": self.k, "encoder": self.encoder_name, "max_depth": self.max_depth,
-                "position_aware": self.position_aware, "seed": self.seed}
-
-    def encoder(self) -> TextEncoder:
+    def text_encoder(self) -> TextEncoder:
         if self._encoder is None:
-            self._encoder = TextEncoder(self.encoder_name)
+            self._encoder = TextEncoder(self.encoder)
         return self._encoder
 
     def fit(self, docs: pd.DataFrame, embeddings: np.ndarray | None = None) -> "SemanticScheme":
-        emb = embeddings if embeddings is not None else self.encoder().encode(full_texts(docs), verbose=True)
+        emb = embeddings if embeddings is not None else self.text_encoder().encode(full_texts(docs), verbose=True)
         self._cents: list[np.ndarray] = []
         self.child_node = []
         self.node_children = [[]]
@@ -104,7 +101,7 @@ class SemanticScheme(DocIdScheme):
         pending = getattr(self, "_pending", {})
         docnos = docs["docno"].astype(str).tolist()
         new = [i for i, d in enumerate(docnos) if d not in pending]
-        routed = iter(self._route(e) for e in self.encoder().encode(full_texts(docs.iloc[new]))) if new else iter(())
+        routed = iter(self._route(e) for e in self.text_encoder().encode(full_texts(docs.iloc[new]))) if new else iter(())
         codes = [pending.pop(d) if d in pending else next(routed) for d in docnos]
         self.longest = max([self.longest] + [len(c) for c in codes])
         if self.position_aware:

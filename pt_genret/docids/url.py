@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 
 from pt_genret.docids.base import DocIdScheme
 from pt_genret.docids.lexical import words
+from pt_genret.options import option
 
 _URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://")
 _SEPARATORS = re.compile(r"[\W_]+")  # / . - _ ? = & and every other non-alphanumeric character
@@ -40,19 +43,15 @@ def _present(value) -> bool:
     return value is not None and not (isinstance(value, float) and value != value) and str(value).strip() != ""
 
 
+@dataclass(kw_only=True, eq=False)
 class UrlScheme(DocIdScheme):
     """The URL's words (host, then path), at most ``max_words``; title/text words without a URL."""
 
     name = "url"
     kind = "text"
 
-    def __init__(self, max_words: int = 12, require_url: bool = False, seed: int = 42) -> None:
-        super().__init__(seed)
-        self.max_words = max_words
-        self.require_url = require_url
-
-    def config(self) -> dict:
-        return {"max_words": self.max_words, "require_url": self.require_url, "seed": self.seed}
+    max_words: int = option(12, positive=True)
+    require_url: bool = option(False)
 
     def _check(self, docs: pd.DataFrame) -> None:
         if self.require_url and "url" not in docs.columns:

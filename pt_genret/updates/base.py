@@ -9,7 +9,6 @@ generation, writing the new generation) is done once for all methods by
 """
 from __future__ import annotations
 
-import inspect
 import os
 import random
 from abc import ABC, abstractmethod
@@ -19,6 +18,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from pt_genret.backbone import Backbone
+from pt_genret.options import check_options, option, recorded
 from pt_genret.training import Example, TrainConfig
 
 
@@ -72,11 +72,13 @@ class UpdateContext:
         return queries + [e for e in self.new_examples if e.kind == "index" and tuple(e.target) not in have]
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class UpdateMethod(ABC):
     """Base class: one subclass per method, registered in :data:`pt_genret.updates.UPDATE_METHODS`.
 
-    Constructor keyword arguments are the method's options; :meth:`options` reports them for
-    the generation record.
+    A method is a dataclass: its fields are its options (keyword arguments, recorded in the
+    generation record by :meth:`options`), checked in one place
+    (:func:`pt_genret.options.check_options`, from each field's type and :func:`~pt_genret.options.option`).
     """
 
     name: ClassVar[str]
@@ -84,15 +86,15 @@ class UpdateMethod(ABC):
     #: valid. Fine-tuning changes every weight, so it drops the state and the next edit recomputes it.
     keeps_edit_state: ClassVar[bool] = False
 
-    def __init__(self, seed: int = 42, verbose: bool = True) -> None:
-        self.seed = seed
-        self.verbose = verbose
+    seed: int = option(42, record=False)
+    verbose: bool = option(True, record=False)
+
+    def __post_init__(self) -> None:
+        check_options(self, "update")
 
     def options(self) -> dict[str, Any]:
-        """The method's constructor options and their values (JSON-serialisable)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters
-                 if p not in ("self", "seed", "verbose", "args", "kwargs")]
-        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+        """The method's options and their values (JSON-serialisable)."""
+        return recorded(self)
 
     @abstractmethod
     def update(self, ctx: UpdateContext) -> dict[str, Any]:

@@ -16,10 +16,14 @@ the index), spread over the layers in proportion to ``1/dist(j, l)``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pt_genret.options import option
 from pt_genret.updates.editing import FFNSite, critical_window, layer_patching
 from pt_genret.updates.model_edit import EditUpdate, default_num_critical
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class DomeUpdate(EditUpdate):
     """DOME (see the module docstring).
 
@@ -36,20 +40,10 @@ class DomeUpdate(EditUpdate):
     name = "dome"
     spread = "inverse_distance"
 
-    def __init__(self, num_critical_layers: int | None = None, probe_queries: int = 500, relocate: bool = False,
-                 steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 0.3,
-                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
-                 docid_softmax: bool = True, softmax_top_k: int = 32, preservation: float = 0.3,
-                 cov_queries: int = 2000, batch_rows: int = 256, max_source_length: int = 64, check_rows: int = 128,
-                 sources: str = "all", seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=lambda_start,
-                         lambda_end=lambda_end, anneal=anneal, stop_prob=stop_prob, docid_softmax=docid_softmax,
-                         softmax_top_k=softmax_top_k, preservation=preservation, cov_queries=cov_queries,
-                         batch_rows=batch_rows, max_source_length=max_source_length, check_rows=check_rows,
-                         sources=sources, seed=seed, verbose=verbose)
-        if num_critical_layers is not None and num_critical_layers < 1:
-            raise ValueError(f"num_critical_layers must be >= 1, got {num_critical_layers}")
-        self.num_critical_layers, self.probe_queries, self.relocate = num_critical_layers, probe_queries, relocate
+    num_critical_layers: int | None = option(None, positive=True)
+    probe_queries: int = option(500, positive=True)
+    relocate: bool = option(False)
+    lambda_start: float = option(0.3, interval="[0, 1]")
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):
         size = self.num_critical_layers or default_num_critical(len(sites))

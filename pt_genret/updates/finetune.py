@@ -5,13 +5,15 @@ it forgets them (catastrophic forgetting): the "New-Doc FT" row of the DOME pape
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from pt_genret.options import option
 from pt_genret.training import Example, TrainConfig, train
 from pt_genret.updates.base import UpdateContext, UpdateMethod
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class FinetuneUpdate(UpdateMethod):
     """Fine-tune the whole model (or the decoder, if the index froze its encoder) on new examples.
 
@@ -21,10 +23,9 @@ class FinetuneUpdate(UpdateMethod):
 
     name = "finetune"
 
-    def __init__(self, epochs: int | None = None, lr: float | None = None, batch_size: int | None = None,
-                 seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(seed, verbose)
-        self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
+    epochs: int | None = option(None, positive=True)
+    lr: float | None = option(None, positive=True)
+    batch_size: int | None = option(None, positive=True)
 
     def config(self, ctx: UpdateContext) -> TrainConfig:
         """The index's training settings with this method's overrides and seed."""

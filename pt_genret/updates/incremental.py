@@ -7,11 +7,15 @@ replayed data (DSI++ row of the DOME paper).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pt_genret.options import option
 from pt_genret.training import Example
 from pt_genret.updates.base import UpdateContext
 from pt_genret.updates.finetune import FinetuneUpdate
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class IncrementalUpdate(FinetuneUpdate):
     """Fine-tune on new examples plus replayed old pseudo-query examples.
 
@@ -23,12 +27,7 @@ class IncrementalUpdate(FinetuneUpdate):
 
     name = "incremental"
 
-    def __init__(self, replay_ratio: float = 1.0, epochs: int | None = None, lr: float | None = None,
-                 batch_size: int | None = None, seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(epochs, lr, batch_size, seed, verbose)
-        if replay_ratio < 0:
-            raise ValueError(f"replay_ratio must be >= 0, got {replay_ratio}")
-        self.replay_ratio = replay_ratio
+    replay_ratio: float = option(1.0)
 
     def examples(self, ctx: UpdateContext) -> list[Example]:
         new = list(ctx.new_examples)

@@ -7,12 +7,15 @@ the residual still missing at the top layer.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
+from pt_genret.options import option
 from pt_genret.updates.editing import FFNSite
 from pt_genret.updates.model_edit import EditUpdate, layer_list
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class MemitUpdate(EditUpdate):
     """MEMIT over ``layers`` (default: every decoder layer); further options: see
     :class:`~pt_genret.updates.model_edit.EditUpdate`."""
@@ -20,17 +23,14 @@ class MemitUpdate(EditUpdate):
     name = "memit"
     spread = "even"
 
-    def __init__(self, layers: Sequence[int] | None = None, steps: int = 40, lr: float = 0.1,
-                 weight_decay: float = 1e-3, stop_prob: float | None = None, docid_softmax: bool = True,
-                 softmax_top_k: int = 32, preservation: float = 0.3,
-                 cov_queries: int = 2000, batch_rows: int = 256, max_source_length: int = 64,
-                 check_rows: int = 128, sources: str = "all", seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
-                         stop_prob=stop_prob, docid_softmax=docid_softmax, softmax_top_k=softmax_top_k,
-                         preservation=preservation, cov_queries=cov_queries, batch_rows=batch_rows,
-                         max_source_length=max_source_length, check_rows=check_rows, sources=sources, seed=seed,
-                         verbose=verbose)
-        self.layers = list(layers) if layers is not None else None
+    layers: Sequence[int] | None = option(None)
+    lambda_start: float = field(default=1.0, init=False)  # hard labels only: not options of MEMIT
+    lambda_end: float = field(default=1.0, init=False)
+    anneal: float = field(default=0.5, init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.layers = list(self.layers) if self.layers is not None else None
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):
         return layer_list(self.layers, sites), {}

@@ -18,12 +18,14 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from pt_genret.options import option
 from pt_genret.updates.base import UpdateContext, UpdateMethod, edit_dir
 from pt_genret.updates.editing import (FFNSite, TeacherForced, accuracy, ffn_sites, frozen, key_second_moment,
                                        optimise_deltas, run, spread_edits)
@@ -32,6 +34,7 @@ COVARIANCE_FILE = "key_covariance.safetensors"
 STATE_FILE = "state.json"
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class EditUpdate(UpdateMethod):
     """Base of the closed-form editing methods; subclasses choose layers, labels and the spread.
 
@@ -64,35 +67,25 @@ class EditUpdate(UpdateMethod):
 
     keeps_edit_state = True
     #: how the update is shared among the edited layers: ``"even"`` (MEMIT) or ``"inverse_distance"`` (DOME)
-    spread: str = "even"
+    spread: ClassVar[str] = "even"
 
-    def __init__(self, steps: int = 40, lr: float = 0.1, weight_decay: float = 1e-3, lambda_start: float = 1.0,
-                 lambda_end: float = 1.0, anneal: float = 0.5, stop_prob: float | None = None,
-                 docid_softmax: bool = True, softmax_top_k: int = 32,
-                 preservation: float = 0.3, cov_queries: int = 2000, batch_rows: int = 256,
-                 max_source_length: int = 64, check_rows: int = 128, sources: str = "all", seed: int = 42,
-                 verbose: bool = True) -> None:
-        super().__init__(seed, verbose)
-        if sources not in ("queries", "all"):
-            raise ValueError(f"sources must be 'queries' or 'all', got {sources!r}")
-        self.sources = sources
-        if not 0 <= lambda_start <= 1 or not 0 <= lambda_end <= 1:
-            raise ValueError(f"lambda_start and lambda_end must lie in [0, 1], got {lambda_start}, {lambda_end}")
-        if preservation < 0:
-            raise ValueError(f"preservation must be >= 0, got {preservation}")
-        self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
-        if not 0 < anneal <= 1:
-            raise ValueError(f"anneal must be in (0, 1], got {anneal}")
-        if stop_prob is not None and not 0 < stop_prob < 1:
-            raise ValueError(f"stop_prob must be in (0, 1) or None, got {stop_prob}")
-        self.lambda_start, self.lambda_end, self.anneal, self.stop_prob = lambda_start, lambda_end, anneal, stop_prob
-        if softmax_top_k < 0:
-            raise ValueError(f"softmax_top_k must be >= 0, got {softmax_top_k}")
-        self.check_rows, self.docid_softmax, self.softmax_top_k = check_rows, docid_softmax, softmax_top_k
-        self.preservation, self.cov_queries, self.max_source_length = preservation, cov_queries, max_source_length
-        self.batch_rows = batch_rows
-        self._state: dict[str, Any] = {}
-        self._moments: dict[int, torch.Tensor] = {}
+    steps: int = option(40, positive=True)
+    lr: float = option(0.1, positive=True)
+    weight_decay: float = option(1e-3)
+    lambda_start: float = option(1.0, interval="[0, 1]")
+    lambda_end: float = option(1.0, interval="[0, 1]")
+    anneal: float = option(0.5, interval="(0, 1]")
+    stop_prob: float | None = option(None, interval="(0, 1)")
+    docid_softmax: bool = option(True)
+    softmax_top_k: int = option(32)
+    preservation: float = option(0.3)
+    cov_queries: int = option(2000, positive=True)
+    batch_rows: int = option(256, positive=True)
+    max_source_length: int = option(64, positive=True)
+    check_rows: int = option(128)
+    sources: str = option("all", choices=("queries", "all"))
+    _state: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _moments: dict[int, torch.Tensor] = field(default_factory=dict, init=False, repr=False)
 
     # to specialise ------------------------------------------------------------------------
     def choose_layers(self, ctx: UpdateContext, sites: list[FFNSite], probe: Callable[[int], TeacherForced],

@@ -9,29 +9,29 @@ earlier edits or old documents as a whole, which is why ROME forgets most in the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
+from pt_genret.options import option
 from pt_genret.updates.editing import (FFNSite, critical_window, frozen, layer_patching, linalg_device, run, spd_solve,
                                        to_value_space)
 from pt_genret.updates.model_edit import EditUpdate, layer_list
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class RomeUpdate(EditUpdate):
     """ROME on ``layer`` (default: the most critical decoder layer, found by patching as in
     DOME); further options: see :class:`~pt_genret.updates.model_edit.EditUpdate`."""
 
     name = "rome"
 
-    def __init__(self, layer: int | None = None, probe_queries: int = 500, steps: int = 40, lr: float = 0.1,
-                 weight_decay: float = 1e-3, stop_prob: float | None = None, docid_softmax: bool = True,
-                 softmax_top_k: int = 32, cov_queries: int = 2000,
-                 batch_rows: int = 256, max_source_length: int = 64, check_rows: int = 128, sources: str = "all",
-                 seed: int = 42, verbose: bool = True) -> None:
-        super().__init__(steps=steps, lr=lr, weight_decay=weight_decay, lambda_start=1.0, lambda_end=1.0,
-                         stop_prob=stop_prob, docid_softmax=docid_softmax, softmax_top_k=softmax_top_k,
-                         cov_queries=cov_queries, batch_rows=batch_rows, max_source_length=max_source_length,
-                         check_rows=check_rows, sources=sources, seed=seed, verbose=verbose)
-        self.layer, self.probe_queries = layer, probe_queries
+    layer: int | None = option(None)
+    probe_queries: int = option(500, positive=True)
+    lambda_start: float = field(default=1.0, init=False)  # hard labels, one layer, no preservation weight:
+    lambda_end: float = field(default=1.0, init=False)  # not options of ROME
+    anneal: float = field(default=0.5, init=False)
+    preservation: float = field(default=0.3, init=False)
 
     def choose_layers(self, ctx, sites: list[FFNSite], probe, state: dict):
         if self.layer is not None:

@@ -54,45 +54,13 @@ def make_method(method: str | UpdateMethod | type, seed: int = 42, verbose: bool
         cls = method
     else:
         raise ValueError(f"update method must be a name, an UpdateMethod class or object; got {method!r}")
-    check_method_options(cls, options)
     try:
-        return cls(seed=seed, verbose=verbose, **options)
+        return cls(seed=seed, verbose=verbose, **options)  # the method's __post_init__ checks the values
     except TypeError as e:
-        import inspect
+        from pt_genret.options import accepted
 
-        accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed", "verbose")]
-        raise ValueError(f"bad options for update method {cls.name!r}: {e}; it accepts {accepted}") from None
-
-
-#: numeric update-method options that must be > 0 (every other numeric option must be >= 0)
-POSITIVE_OPTIONS = frozenset({"steps", "epochs", "batch_size", "batch_rows", "max_source_length",
-                              "lr", "probe_queries", "cov_queries"})
-
-
-def check_method_options(cls: type, options: dict[str, Any]) -> None:
-    """Refuse an option value of the wrong type or out of range before any work starts, from the
-    types the method's constructor declares (``-o lr=abc``, ``-o steps=-1``)."""
-    import inspect
-
-    params = inspect.signature(cls.__init__).parameters
-    for name, value in options.items():
-        if name not in params:
-            continue  # the constructor names what it does not accept
-        kind = str(params[name].annotation)
-        if value is None and "None" in kind:
-            continue
-        numeric = ("int" in kind or "float" in kind) and "Sequence" not in kind and "list" not in kind
-        if kind.startswith("bool") and not isinstance(value, bool):
-            raise ValueError(f"update option {name}={value!r}: expected true or false")
-        if not numeric:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise ValueError(f"update option {name}={value!r}: expected a number")
-        if "float" not in kind and value != int(value):
-            raise ValueError(f"update option {name}={value!r}: expected a whole number")
-        low_ok = value > 0 if name in POSITIVE_OPTIONS else value >= 0
-        if not low_ok:
-            raise ValueError(f"update option {name}={value!r}: must be {'> 0' if name in POSITIVE_OPTIONS else '>= 0'}")
+        raise ValueError(f"bad options for update method {cls.name!r}: {e}; it accepts "
+                         f"{accepted(cls, ('seed', 'verbose'))}") from None
 
 
 class GenUpdater(pt.Indexer):
@@ -251,8 +219,7 @@ def _check_docid_index(index: IndexReader) -> None:
 
 def _live(trie: PrefixTrie) -> np.ndarray:
     """Boolean mask over document indices: which docids are still allowed."""
-    leaves = trie.leaf_of_doc
-    return (trie.count[leaves] > 0) & (trie.doc[leaves] == np.arange(len(leaves)))
+    return trie.live_docs()
 
 
 UPDATE_MAX_EPOCHS = 10
