@@ -39,7 +39,7 @@ def check_counts(trie: PrefixTrie, live_docs) -> None:
         node = int(trie.leaf_of_doc[d])
         while node != DEAD:
             expected[node] += 1
-            node = int(trie.parent[node])
+            node = int(trie.parents(np.array([node]))[0])
     np.testing.assert_array_equal(trie.count, expected)
     assert len(trie) == len(live_docs)
 
@@ -155,12 +155,12 @@ def test_restrict_does_not_revive_a_removed_document_through_a_reused_node():
 
 def test_duplicate_insert_errors_and_leaves_trie_unchanged():
     trie = PrefixTrie.build(SEQS, V)
-    before = (trie.keys.copy(), trie.count.copy(), trie.num_docs)
+    before = (trie.token.copy(), trie.count.copy(), trie.num_docs)
     with pytest.raises(ValueError, match="duplicate docid"):
         trie.insert([[6, EOS], [1, 2, EOS]])
     with pytest.raises(ValueError, match="duplicate docid"):
         trie.insert([[7, EOS], [7, EOS]])  # duplicate inside one batch
-    np.testing.assert_array_equal(trie.keys, before[0])
+    np.testing.assert_array_equal(trie.token, before[0])
     np.testing.assert_array_equal(trie.count, before[1])
     assert trie.num_docs == before[2] and state_of(trie, [6]) == DEAD
     with pytest.raises(ValueError, match="duplicate docid"):
@@ -220,10 +220,62 @@ def test_load_npz_without_trie_arrays_is_a_value_error(tmp_path):
 def test_load_wrong_format_version(tmp_path):
     trie = PrefixTrie.build(SEQS, V)
     path = str(tmp_path / "trie.npz")
-    np.savez(path, format_version=np.array([FORMAT_VERSION + 1]), vocab_size=np.array([V]), keys=trie.keys,
-             child=trie.child, parent=trie.parent, count=trie.count, doc=trie.doc, leaf_of_doc=trie.leaf_of_doc)
-    with pytest.raises(ValueError, match="format version"):
+    np.savez(path, format_version=np.array([FORMAT_VERSION + 1]), vocab_size=np.array([V]), token=trie.token,
+             nchild=np.diff(trie.first), count=trie.count, leaf_of_doc=trie.leaf_of_doc)
+    with pytest.raises(ValueError, match="format version .*upgrade pt-genret"):
         PrefixTrie.load(path)
+
+
+def _save_format_1(path: str, seqs, vocab: int, removed=()) -> None:
+    """A trie file as pt-genret wrote it before format 2: int64 edge keys, child, parent, doc per node."""
+    edges: dict[int, int] = {}
+    parent, doc, count, leaves = [DEAD], [DEAD], [0], []
+    for d, seq in enumerate(seqs):
+        node, path_nodes = ROOT, [ROOT]
+        for tok in seq:
+            key = node * vocab + tok
+            if key not in edges:
+                edges[key] = len(parent)
+                parent.append(node); doc.append(DEAD); count.append(0)
+            node = edges[key]
+            path_nodes.append(node)
+        doc[node] = d
+        leaves.append(node)
+        if d not in removed:
+            for n in path_nodes:
+                count[n] += 1
+    keys = np.array(sorted(edges), dtype=np.int64)
+    np.savez(path, format_version=np.array([1]), vocab_size=np.array([vocab]), keys=keys,
+             child=np.array([edges[k] for k in keys], dtype=np.int64), parent=np.array(parent, dtype=np.int64),
+             count=np.array(count, dtype=np.int64), doc=np.array(doc, dtype=np.int64),
+             leaf_of_doc=np.array(leaves, dtype=np.int64))
+
+
+def test_format_1_files_still_load(tmp_path):
+    """Index folders written before the compact format open with the same constraint."""
+    path = str(tmp_path / "trie.npz")
+    _save_format_1(path, SEQS, V, removed={2})
+    old = PrefixTrie.load(path)
+    new = PrefixTrie.build(SEQS, V)
+    new.remove([2])
+    assert len(old) == 4 and old.num_docs == 5
+    for seq in SEQS:
+        for k in range(len(seq) + 1):
+            assert allowed(old, seq[:k]) == allowed(new, seq[:k])
+            assert old.doc_at(np.array([state_of(old, seq[:k])])).tolist() == \
+                new.doc_at(np.array([state_of(new, seq[:k])])).tolist()
+    old.save(path)  # written back in the current format
+    assert PrefixTrie.load(path).live_docs().tolist() == new.live_docs().tolist()
+
+
+def test_narrow_types_and_matrix_input():
+    """Tokens 16-bit below 65,536, node numbers 32-bit; an integer matrix builds the same trie."""
+    trie = PrefixTrie.build(SEQS[:1] + [[4, 5, EOS]], V)
+    assert trie.token.dtype == np.uint16 and trie.first.dtype == np.int32 and trie.count.dtype == np.int32
+    same = PrefixTrie.build(np.array([[1, 2, EOS], [4, 5, EOS]]), V)
+    for a in ("token", "first", "count", "leaf_of_doc"):
+        np.testing.assert_array_equal(getattr(trie, a), getattr(same, a))
+    assert PrefixTrie.build([[70_000, 1]], 70_001).token.dtype == np.uint32
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -29,6 +29,7 @@ from pt_genret.docids.spelling import spell_unique
 from pt_genret.documents import collect_documents
 from pt_genret.generations import generation_record, write_generation
 from pt_genret.instructions import instruct_pseudo_queries, with_instruction
+from pt_genret.ngram_views import extend_views, ngram_examples, replay_targets, tokenise_views
 from pt_genret.queries import get_query_generator
 from pt_genret.reader import IndexReader
 from pt_genret.saved_queries import read_saved_examples
@@ -115,12 +116,20 @@ class GenUpdater(pt.Indexer):
     def _update(self, docs: pd.DataFrame, writer: storage.IndexWriter) -> None:
         old = IndexReader(self.target.path, device=self.device, verbose=self.verbose)  # read under the lock
         meta = old.meta
-        _check_docid_index(old)
+        constraint = "ngrams" if old.is_ngram else "trie"
+        if constraint not in self.method.constraints:
+            from pt_genret.registry import UPDATE_METHODS
+
+            able = [n for n in UPDATE_METHODS.names() if constraint in UPDATE_METHODS[n].constraints]
+            raise ValueError(f"{old.path!r} is an n-gram index ({meta['scheme']}): update method {self.method.name!r} "
+                             f"edits docids through a trie; use one of {', '.join(able)}")
         table = old.table()
         present = [d for d in docs["docno"] if d in table]
         if present:
             raise ValueError(f"{len(present)} new document(s) have docnos already in the index {old.path!r} "
                              f"(e.g. {present[:3]}); a removed document keeps its docno, so use new docnos")
+        if old.is_ngram:
+            return self._update_ngrams(docs, writer, old, table)
         trie = old.trie()
         live_before = _live(trie)
         if not live_before.any():
@@ -170,6 +179,44 @@ class GenUpdater(pt.Indexer):
         write_generation(writer, old, new_meta, backbone=ctx.backbone, table=new_table, trie=trie, scheme=scheme,
                          new_queries=docs if "querygen" in docs.columns else None,
                          keep_edit=self.method.keeps_edit_state, save_state=self.method.save_state)
+
+    def _update_ngrams(self, docs: pd.DataFrame, writer: storage.IndexWriter, old: IndexReader,
+                       table: DocIdTable) -> None:
+        """Add documents to an n-gram index (SEAL, MINDER): their view texts join each view's
+        suffix array, the method trains on their n-gram examples (replaying old documents'
+        pseudo-queries with their best-matching spans)."""
+        meta = old.meta
+        num_queries = self.num_pseudo_queries or int(meta.get("num_pseudo_queries", 5))
+        generator = get_query_generator(self._generator_spec(meta), num_queries,
+                                        int(meta.get("train", {}).get("seed", 42)))
+        storage.check_writable(old.path, need_bytes=2 * storage.folder_bytes(old.file("model")))
+        seed_everything(self.seed)
+        started = time.time()
+        backbone, scheme, views = old.backbone(), old.scheme(), old.views()
+        if generator is not None:
+            instruction = meta.get("instruction")
+            docs = instruct_pseudo_queries(generator.transform(with_instruction(docs, instruction)), instruction)
+        new_tokens = tokenise_views(backbone, scheme.view_texts(docs))
+        grown = extend_views(views, new_tokens, first_doc=len(table))
+        examples = ngram_examples(docs, new_tokens, [v.marker for v in views], backbone, scheme.span_length, self.seed)
+        docnos = docs["docno"].tolist()
+        new_table = table.extend(docnos, docnos, [[] for _ in docnos])
+        old_queries, old_texts = read_saved_examples(old.folder)
+        ctx = UpdateContext(path=old.folder, meta=meta, backbone=backbone, new_docs=docs,
+                            new_tokens={d: [] for d in docnos}, new_examples=examples, old_queries=old_queries,
+                            old_texts=old_texts, old_tokens={d: [] for d in table.docnos},
+                            train_config=update_train_config(meta), seed=self.seed, verbose=self.verbose,
+                            target_of=replay_targets(views, backbone, scheme.span_length, table.docnos))
+        prepared = time.time()
+        info = self.method.update(ctx)
+        record = generation_record(meta, self.method.name, self.method.options(), len(docs), 0,
+                                   time.time() - started, self.seed, len(new_table), info)
+        record["prepare_seconds"] = round(prepared - started, 3)  # model load, views, pseudo-queries
+        record["num_pseudo_queries"] = num_queries if generator is not None else 0
+        new_meta = dict(meta, num_docs=len(new_table), num_codes=backbone.num_codes, generation=record["generation"],
+                        generations=list(meta.get("generations", [])) + [record])
+        write_generation(writer, old, new_meta, backbone=ctx.backbone, table=new_table, views=grown,
+                         new_queries=docs if "querygen" in docs.columns else None, keep_edit=False)
 
     def _generator_spec(self, meta: dict) -> str | pt.Transformer | None:
         if self.query_generator is not None:
