@@ -108,6 +108,21 @@ class RankingTargets:
             out.append((j, lst + extra, len(lst)))
         return out
 
+    def loss_term(self, model, head_model, batch: dict, step: int, backbone) -> torch.Tensor:
+        """``weight`` × the listwise loss of the batch rows picked this step (what
+        :func:`pt_genret.training.train` adds to the generation loss; the training loop calls it
+        on the object it is given, so training never imports this module)."""
+        picked = self.pick(batch["rows"].tolist(), step)
+        if not picked:
+            return torch.zeros(())
+        if "encoder_outputs" in batch:
+            hidden = batch["encoder_outputs"].last_hidden_state
+        else:
+            hidden = head_model.get_encoder()(input_ids=batch["input_ids"],
+                                              attention_mask=batch["attention_mask"]).last_hidden_state
+        return self.weight * ranking_loss(model, head_model, hidden, batch["attention_mask"], picked, self.doc_tokens,
+                                          backbone.decoder_start_token_id, backbone.pad_token_id, self.temperature)
+
 
 def listwise_loss(logp: torch.Tensor, lengths: list[int], temperature: float = 1.0,
                   listed: list[int] | None = None) -> torch.Tensor:

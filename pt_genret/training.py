@@ -317,7 +317,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         for batch in bar:
             loss = seq2seq_loss(model, head_model, batch, backbone.decoder_start_token_id, backbone.pad_token_id)
             if ranking is not None:
-                loss = loss + _ranking_term(model, head_model, batch, ranking, schedule.last_epoch, backbone)
+                loss = loss + ranking.loss_term(model, head_model, batch, schedule.last_epoch, backbone)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -369,23 +369,6 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     if budget.validate is not None and budget.best_epoch and budget.best_epoch != len(losses):
         _restore_best(backbone.model, best_state, checkpoint_dir)
     return losses
-
-
-def _ranking_term(model, head_model, batch: dict, ranking, step: int, backbone: Backbone) -> torch.Tensor:
-    """``ranking.weight`` × the listwise loss of the batch rows the teacher's lists pick this step."""
-    from pt_genret.distillation import ranking_loss
-
-    picked = ranking.pick(batch["rows"].tolist(), step)
-    if not picked:
-        return torch.zeros(())
-    if "encoder_outputs" in batch:
-        hidden = batch["encoder_outputs"].last_hidden_state
-    else:
-        hidden = head_model.get_encoder()(input_ids=batch["input_ids"],
-                                          attention_mask=batch["attention_mask"]).last_hidden_state
-    return ranking.weight * ranking_loss(model, head_model, hidden, batch["attention_mask"], picked,
-                                         ranking.doc_tokens, backbone.decoder_start_token_id, backbone.pad_token_id,
-                                         ranking.temperature)
 
 
 def _stop_reason(budget: Budget, epoch: int, overrun: bool, decayed: bool = True) -> str:
