@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,54 @@ def view_markers(backbone: Backbone, num_views: int) -> list[int | None]:
 
 def build_views(tokens: list[ViewTokens], markers: list[int | None], vocab_size: int) -> list[NgramView]:
     return [NgramView(v.name, m, NgramIndex.build(v.sequences, vocab_size, v.owners)) for v, m in zip(tokens, markers)]
+
+
+class NgramViews(list):
+    """The views of one index, saved together as a folder (``ngrams/<view>.npz``)."""
+
+    def save(self, folder: str) -> None:
+        save_views(folder, self)
+
+
+def view_sequences(view: NgramView) -> tuple[list[list[int]], np.ndarray]:
+    """The token sequences a view indexed and the document of each, read back from its suffix
+    array's text (sequences end at the separators)."""
+    idx = view.index
+    ends = np.flatnonzero(idx.text == idx.separator)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    return [idx.text[s:e].tolist() for s, e in zip(starts, ends)], idx.doc_of[starts]
+
+
+def indexed_tokens(views: list[NgramView]) -> list[ViewTokens]:
+    """The views' indexed sequences as :class:`ViewTokens` (word starts unknown: every token)."""
+    out = []
+    for v in views:
+        seqs, owners = view_sequences(v)
+        out.append(ViewTokens(v.name, seqs, owners, [np.arange(len(s), dtype=np.int64) for s in seqs]))
+    return out
+
+
+def extend_views(views: list[NgramView], new: list[ViewTokens], first_doc: int) -> NgramViews:
+    """The views with the new documents' sequences added (their documents numbered from
+    ``first_doc``): each suffix array is rebuilt over old and new sequences, which costs
+    seconds even for large corpora, so n-gram indexes take new documents without training
+    anything but the new documents' examples."""
+    out = NgramViews()
+    for v, t in zip(views, new):
+        seqs, owners = view_sequences(v)
+        index = NgramIndex.build(seqs + t.sequences, v.index.vocab_size, np.concatenate([owners, t.owners + first_doc]))
+        out.append(NgramView(v.name, v.marker, index))
+    return out
+
+
+def replay_targets(views: list[NgramView], backbone: Backbone, span_length: int,
+                   docnos: list[str]) -> "Callable[[str, str], list[int]]":
+    """``target(query, docno)``: the n-gram span of an indexed document that best matches a
+    query (SEAL's target), for replaying old documents' pseudo-queries during an update."""
+    tokens = indexed_tokens(views)
+    targets = _Targets(tokens, [v.marker for v in views], span_length, backbone)
+    position, body = {d: i for i, d in enumerate(docnos)}, targets.body()
+    return lambda query, docno: targets.for_query(position[docno], query, body, skip=query)
 
 
 def save_views(folder: str, views: list[NgramView]) -> None:

@@ -12,6 +12,7 @@ import torch
 import pytest
 
 from conftest import build_tiny_index, make_docs
+from pt_genret import GenRetriever
 from pt_genret.index import GenIndex
 from pt_genret.updates import UPDATE_METHODS
 from pt_genret.updates.finetune import FinetuneUpdate
@@ -425,9 +426,21 @@ def test_index_without_pseudo_queries(tmp_path):
     assert len(new) == 10 and not os.path.exists(os.path.join(new.folder, "pseudo_queries.jsonl"))
 
 
-def test_ngram_indexes_are_refused(tmp_path):
-    index = build_tiny_index(tmp_path / "seal.gr", OLD[:6], scheme="ngrams", epochs=1)
+@pytest.mark.parametrize("scheme", ["ngrams", "multiview"])
+def test_ngram_indexes_take_new_documents(tmp_path, scheme):
+    """SEAL and MINDER indexes join the dynamic-corpus protocol: new documents join each view's
+    suffix array and the model trains on their n-gram examples, replaying old pseudo-queries."""
+    index = build_tiny_index(tmp_path / "seal.gr", OLD[:6], scheme=scheme, epochs=1)
+    with pytest.raises(ValueError, match="n-gram index.*use one of finetune, incremental"):
+        index.updater(method="dome", verbose=False).index(NEW[:1])
+    new = index.updater(method="incremental", epochs=1, verbose=False).index(NEW[:2])
+    assert len(new) == 8 and new.meta["generations"][-1]["method"] == "incremental"
+    view = new.views()[-1] if scheme == "ngrams" else new.views()[1]  # the body view
+    assert view.index.num_docs == 8 and set(view.index.doc_of[view.index.suffixes]) == set(range(8))
+    tok = new.backbone().tokenizer
+    word = tok(NEW[1]["text"].split()[3], add_special_tokens=False)["input_ids"]
+    assert 7 in view.index.documents(word)  # the new document's text is an n-gram of the view
+    res = GenRetriever(new, num_results=8, verbose=False)(pd.DataFrame({"qid": ["q"], "query": [NEW[1]["text"]]}))
+    assert set(res["docno"]) <= {d["docno"] for d in OLD[:6] + NEW[:2]}
     with pytest.raises(ValueError, match="n-gram index"):
-        index.updater(method="finetune", verbose=False).index(NEW[:1])
-    with pytest.raises(ValueError, match="n-gram index"):
-        index.remove([OLD[0]["docno"]])
+        new.remove([OLD[0]["docno"]])

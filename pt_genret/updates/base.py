@@ -13,7 +13,7 @@ import os
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import pandas as pd
 
@@ -54,6 +54,9 @@ class UpdateContext:
     seed: int = 42
     verbose: bool = True
     state: dict[str, Any] = field(default_factory=dict)
+    #: ``target(query, docno)`` of an old document's example where it is not its docid (n-gram
+    #: indexes: the span of the document that best matches the query); ``None``: ``old_tokens``
+    target_of: Callable[[str, str], list[int]] | None = None
 
     def old_examples(self, limit: int | None = None, seed: int | None = None, texts: bool = False) -> list[Example]:
         """Pseudo-query examples of old documents (a seeded sample of at most ``limit``); with
@@ -63,7 +66,8 @@ class UpdateContext:
             rows += [(t, d, "index") for t, d in zip(self.old_texts["text"], self.old_texts["docno"])]
         if limit is not None and limit < len(rows):
             rows = random.Random(self.seed if seed is None else seed).sample(rows, limit)
-        return [Example(q, self.old_tokens[d], kind) for q, d, kind in rows]
+        target = self.target_of or (lambda q, d: self.old_tokens[d])
+        return [Example(q, target(q, d), kind) for q, d, kind in rows]
 
     def new_query_examples(self) -> list[Example]:
         """The new documents' pseudo-query examples, or their indexing examples where there are none."""
@@ -85,6 +89,9 @@ class UpdateMethod(ABC):
     #: whether the method keeps the edit state (``edit/``: key covariance, critical layers)
     #: valid. Fine-tuning changes every weight, so it drops the state and the next edit recomputes it.
     keeps_edit_state: ClassVar[bool] = False
+    #: the constraints (:data:`pt_genret.registry.CONSTRAINTS`) whose indexes the method can update:
+    #: editing methods write docids through a trie; training on examples also serves n-gram indexes
+    constraints: ClassVar[tuple[str, ...]] = ("trie",)
 
     seed: int = option(42, record=False)
     verbose: bool = option(True, record=False)

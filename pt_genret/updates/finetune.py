@@ -22,6 +22,7 @@ class FinetuneUpdate(UpdateMethod):
     """
 
     name = "finetune"
+    constraints = ("trie", "ngrams")
 
     epochs: int | None = option(None, positive=True)
     lr: float | None = option(None, positive=True)
