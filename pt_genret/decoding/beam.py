@@ -57,14 +57,12 @@ class ConstrainedBeamSearch:
         beams = max(self.num_beams or num_results, 1)
         hidden, mask = encode(backbone, queries, self.max_query_length)
         nq = len(queries)
-        # flat beam layout: row q * beams + b
-        hidden = hidden.repeat_interleave(beams, dim=0)
-        mask = mask.repeat_interleave(beams, dim=0)
+        # flat beam layout: row q * beams + b (the decoder copies the query's states to its beams)
         states = np.full(nq * beams, DEAD, dtype=np.int64)
         states[::beams] = ROOT
         flat_scores = np.full(nq * beams, -np.inf, dtype=np.float32)
         flat_scores[::beams] = 0.0
-        decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache)
+        decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache, group=beams)
         step_tokens = torch.full((nq * beams,), backbone.decoder_start_token_id, dtype=torch.long)
         finished: list[dict[int, float]] = [{} for _ in range(nq)]
         transforms = self.transforms()
@@ -77,8 +75,10 @@ class ConstrainedBeamSearch:
             # log P = logit − logsumexp, without materialising a log-softmax of every row
             rows, tokens, nxt = trie.allowed_edges(states)
             columns = tokens if head is None else head.columns(tokens)
-            r = torch.from_numpy(rows).to(logits.device)
-            picked = logits[r, torch.from_numpy(columns).to(logits.device)] - torch.logsumexp(logits, dim=-1)[r]
+            live = np.unique(rows)  # normalise only the rows read (dead beams' rows are skipped)
+            r = torch.from_numpy(np.searchsorted(live, rows)).to(logits.device)
+            norm = torch.logsumexp(logits[torch.from_numpy(live).to(logits.device)], dim=-1)
+            picked = logits[torch.from_numpy(rows).to(logits.device), torch.from_numpy(columns).to(logits.device)] - norm[r]
             cand = flat_scores[rows] + picked.cpu().numpy()
             query_of = rows // beams
             order = np.lexsort((-cand, query_of))  # by query, best first
@@ -86,7 +86,7 @@ class ConstrainedBeamSearch:
             done_doc = trie.doc_at(nxt)
             new_states = np.full((nq, beams), DEAD, dtype=np.int64)
             new_scores = np.full((nq, beams), -np.inf, dtype=np.float32)
-            new_rows = np.zeros((nq, beams), dtype=np.int64)
+            new_rows = np.arange(nq * beams, dtype=np.int64).reshape(nq, beams)  # a dead slot keeps its row
             new_tokens = np.full((nq, beams), backbone.pad_token_id, dtype=np.int64)
             for q in range(nq):
                 kept = 0

@@ -89,37 +89,78 @@ class IncrementalDecoder:
     cross-attention projections of every beam's copy of the query), quadratic in the docid
     length. HF encoder-decoders return a cache object with ``reorder_cache``, which follows
     beams as they are re-selected. A model that returns none falls back to recomputing.
+
+    With ``group > 1`` the rows are queries × ``group`` beams, consecutive, and ``hidden`` and
+    ``mask`` hold one row per *query*. The first step (every beam of a query writes the same
+    token) then runs once per query and is copied to its beams, so the cross-attention keys
+    and values are projected once per query, not once per beam; afterwards a reorder moves
+    only the self-attention cache, because rows stay within their query and the
+    cross-attention cache is the same for every beam of a query.
     """
 
-    def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor, use_cache: bool = True) -> None:
-        self.backbone, self.hidden, self.mask = backbone, hidden, mask
+    def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor, use_cache: bool = True,
+                 group: int = 1) -> None:
+        self.backbone, self.group = backbone, max(int(group), 1)
+        self.query_hidden, self.query_mask = hidden, mask
+        self.hidden, self.mask = (hidden, mask) if self.group == 1 else (None, None)
         params = inspect.signature(backbone.model.forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self.cache = None
         self.incremental = use_cache
+        self.per_query = False  # the cache holds one row per query, not yet copied to the beams
         self.prefixes: torch.Tensor | None = None
+
+    def _rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder states and mask with one row per beam (copied from the queries' once)."""
+        if self.hidden is None:
+            self.hidden = self.query_hidden.repeat_interleave(self.group, 0)
+            self.mask = self.query_mask.repeat_interleave(self.group, 0)
+        return self.hidden, self.mask
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append ``tokens`` (one per row) and return the logits ``(n, vocab)`` of the next token."""
-        tokens = tokens.reshape(-1, 1).to(self.hidden.device)
+        tokens = tokens.reshape(-1, 1).to(self.query_hidden.device)
         self.prefixes = tokens if self.prefixes is None else torch.cat([self.prefixes, tokens], dim=1)
+        if self.per_query:  # stepped twice without a reorder: give every beam its own rows now
+            self._expand()
         if not self.incremental:
-            return next_token_logits(self.backbone, self.hidden, self.mask, self.prefixes)
+            return next_token_logits(self.backbone, *self._rows(), self.prefixes)
+        g = self.group
+        once = self.cache is None and g > 1 and bool((tokens.view(-1, g) == tokens[::g]).all())
+        hidden, mask = (self.query_hidden, self.query_mask) if once else self._rows()
         with last_position_logits(self.backbone.model):
-            out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=self.hidden),
-                                      attention_mask=self.mask, decoder_input_ids=tokens, use_cache=True,
-                                      **{self.cache_arg: self.cache})
+            out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                                      attention_mask=mask, decoder_input_ids=tokens[::g] if once else tokens,
+                                      use_cache=True, **{self.cache_arg: self.cache})
         self.cache = getattr(out, "past_key_values", None)
         if self.cache is None or not hasattr(self.cache, "reorder_cache"):
             self.incremental = False
             if self.prefixes.shape[1] > 1:
-                return next_token_logits(self.backbone, self.hidden, self.mask, self.prefixes)
-        return out.logits[:, -1, :].float()
+                return next_token_logits(self.backbone, *self._rows(), self.prefixes)
+        logits = out.logits[:, -1, :].float()
+        if once:
+            self.per_query = self.incremental
+            logits = logits.repeat_interleave(g, 0)
+        return logits
+
+    def _expand(self, rows: torch.Tensor | None = None) -> None:
+        n = self.prefixes.shape[0]
+        rows = torch.arange(n, device=self.prefixes.device) if rows is None else rows
+        self.cache.reorder_cache(rows // self.group)  # self- and cross-attention, one row per beam
+        self.per_query = False
 
     def reorder(self, rows: torch.Tensor) -> None:
         """Row ``i`` continues the sequence that was row ``rows[i]`` (rows stay within a query)."""
-        rows = rows.to(self.hidden.device)
+        rows = rows.to(self.query_hidden.device)
         self.prefixes = self.prefixes[rows]
-        if self.incremental:
+        if not self.incremental:
+            return
+        if self.per_query:
+            self._expand(rows)
+        elif self.group > 1 and hasattr(self.cache, "self_attention_cache"):
+            if not bool((rows // self.group == torch.arange(len(rows), device=rows.device) // self.group).all()):
+                raise ValueError("IncrementalDecoder.reorder: with group > 1 every row must stay within its query")
+            self.cache.self_attention_cache.reorder_cache(rows)
+        else:
             self.cache.reorder_cache(rows)
