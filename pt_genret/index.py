@@ -35,7 +35,7 @@ import pyterrier as pt
 
 from pt_genret import storage
 from pt_genret.storage.faults import stage
-from pt_genret.backbone import Backbone, create_backbone
+from pt_genret.backbone import Backbone, create_backbone, default_device
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme
 from pt_genret.docids.spelling import spell_unique
@@ -134,6 +134,9 @@ class GenIndexer(pt.Indexer):
             and training queries are trained as ``instruction ⊕ query``, and it is recorded in
             the index as the default of its queries. A document or query frame's ``instruction``
             column overrides it row by row (one index over several corpora).
+        init_from: a GR index (or its path) whose model training starts from instead of a fresh
+            ``backbone`` (continued training: ZeroGR indexing a corpus it has never seen,
+            :mod:`pt_genret.multicorpus`); its backbone and encoder freezing are taken.
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
@@ -146,7 +149,8 @@ class GenIndexer(pt.Indexer):
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
                  output_head: str = "docid", teacher: pt.Transformer | None = None, teacher_k: int = 5,
                  distill_weight: float = 0.5, distill_share: float = 0.25, protect: Iterable[str] = (),
-                 wait: bool | float = False, instruction: str | None = None) -> None:
+                 wait: bool | float = False, instruction: str | None = None,
+                 init_from: IndexReader | str | None = None) -> None:
         check_options(epochs=epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
                       num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
                       teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
@@ -164,6 +168,12 @@ class GenIndexer(pt.Indexer):
             raise ValueError(f"patience must be >= 1 and validation_queries >= 0, got {patience}, {validation_queries}")
         if epochs is None:
             epochs = 100 if max_minutes is not None else 10
+        self.init_from = None if init_from is None else (init_from if isinstance(init_from, IndexReader)
+                                                         else IndexReader(str(init_from), verbose=verbose))
+        if self.init_from is not None:  # its model and how it was trained
+            backbone = self.backbone_name = self.init_from.meta["backbone"]
+            if freeze_encoder is None:
+                freeze_encoder = bool(self.init_from.meta["train"].get("freeze_encoder", False))
         frozen = (backbone == "minilm") if freeze_encoder is None else freeze_encoder
         if lr is None:  # a decoder trained alone on a frozen encoder takes a higher rate (see docs/training.md)
             lr = 2e-3 if frozen else 5e-4
@@ -210,8 +220,12 @@ class GenIndexer(pt.Indexer):
         topics = instruct_topics(self.train_topics, self.instruction)
 
         scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
-        backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed, device=self.device,
-                                   **self.backbone_options)
+        if self.init_from is not None:
+            backbone = IndexReader(self.init_from.path, device=self.device).backbone()  # a private copy
+            backbone.model.to(self.device or default_device())
+        else:
+            backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed,
+                                       device=self.device, **self.backbone_options)
         generator = get_query_generator(self.query_generator, self.num_pseudo_queries, seed)
         if scheme.kind == "ngrams":
             markers = view_markers(backbone, len(scheme.views))
@@ -270,6 +284,7 @@ class GenIndexer(pt.Indexer):
             else type(self.query_generator).__name__,
             "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
             "instruction": self.instruction,
+            "init_from": None if self.init_from is None else os.path.abspath(self.init_from.path),
             "instructions": sorted({i for i in row_instructions(docs, self.instruction) if i}),
             "examples": counts,
             "epoch_losses": losses, **extra,

@@ -27,6 +27,8 @@ class Preset:
     decoder: str = "beam"
     notes: str = ""
     ltr: bool = False  # a learning-to-rank phase (LTRGR) after generation training
+    decoder_options: dict[str, Any] = field(default_factory=dict)  # the decoder's settings (a schedule)
+    indexer_options: dict[str, Any] = field(default_factory=dict)  # other GenIndexer settings
 
 
 PRESETS: dict[str, Preset] = {
@@ -61,6 +63,15 @@ PRESETS: dict[str, Preset] = {
                     "(pt_genret.ltr.LTRGR) on the training queries, or on a seeded sample of pseudo-queries "
                     "when the collection has none. LTRGR builds on MINDER's multi-view identifiers; here on "
                     "keyword docids, since the rank loss needs whole-docid likelihoods."),
+    "ZeroGR": Preset("generated", decoder="annealed",
+                     decoder_options={"start_temperature": 0.1, "end_temperature": 1.5},
+                     indexer_options={"query_generator": "instructed"},
+                     notes="ZeroGR: 6-8 word keyword-sentence docids (extractive unless a docid-generator model "
+                     "is given), instructed pseudo-queries (instruction-aware extractive kinds unless an LM is "
+                     "given), training on instruction ⊕ query, reverse-annealed sampling without replacement "
+                     "(temperature 0.1 → 1.5 across draws; decoder_options set the schedule). ZeroGR fine-tunes "
+                     "Llama-1B models as docid and query generators and a 1-3B decoder-only GR model; here the "
+                     "shared backbone. Over several corpora see pt_genret.multicorpus."),
 }
 
 
@@ -81,6 +92,7 @@ def preset_indexer(index: GenIndex | str, name: str, ltr_options: dict | None = 
 
     preset = get_preset(name)
     options = {**preset.scheme_options, **kwargs.pop("scheme_options", {})}
+    kwargs = {**preset.indexer_options, **kwargs}
     target = index if isinstance(index, GenIndex) else GenIndex(index)
     indexer = target.indexer(scheme=preset.scheme, scheme_options=options, **kwargs)
     return _RankPhaseIndexer(indexer, ltr_options or {}) if preset.ltr else indexer
@@ -118,7 +130,11 @@ def pseudo_query_topics(index: GenIndex, limit: int, seed: int) -> tuple[pd.Data
 
 
 def preset_retriever(index: GenIndex | str, name: str, **kwargs) -> GenRetriever:
-    """A :class:`GenRetriever` with the preset's decoder."""
+    """A :class:`GenRetriever` with the preset's decoder and its settings (``decoder_options``
+    given here override the preset's, e.g. ZeroGR's temperature schedule)."""
     from pt_genret.retriever import GenRetriever
 
-    return GenRetriever(index, decoder=kwargs.pop("decoder", get_preset(name).decoder), **kwargs)
+    preset = get_preset(name)
+    decoder = kwargs.pop("decoder", preset.decoder)
+    options = {**(preset.decoder_options if decoder == preset.decoder else {}), **kwargs.pop("decoder_options", {})}
+    return GenRetriever(index, decoder=decoder, decoder_options=options or None, **kwargs)

@@ -187,3 +187,89 @@ def test_index_with_the_instructed_generator_records_it(tmp_path):
     assert index.meta["query_generator"] == "instructed"
     saved = read_pseudo_queries(index.path)
     assert saved["query"].str.startswith("Given a question, retrieve notes | ").all()
+
+
+# multi-corpus indexes --------------------------------------------------------------------
+def corpus_of(topics: tuple[str, ...], name: str, instruction: str):
+    from pt_genret.multicorpus import Corpus
+
+    docs = make_docs(per_topic=3, topics=topics)
+    queries = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] for d in docs]})
+    qrels = pd.DataFrame({"qid": queries["qid"], "docno": queries["qid"], "label": 1})
+    return Corpus(name, docs, queries, qrels, instruction)
+
+
+@pytest.fixture(scope="module")
+def multi_index(tmp_path_factory):
+    from pt_genret.multicorpus import build_multi_corpus_index
+    from conftest import TINY_T5
+
+    corpora = [corpus_of(("astronomy", "cooking"), "sky", "Find sky notes"),
+               corpus_of(("football",), "ball", "Find football notes")]
+    return build_multi_corpus_index(str(tmp_path_factory.mktemp("multi") / "base.gr"), corpora, scheme="generated",
+                                    query_generator="instructed", num_pseudo_queries=3, backbone="t5-scratch",
+                                    backbone_options=dict(TINY_T5), epochs=2, lr=3e-3, max_minutes=None, verbose=False)
+
+
+def test_multi_corpus_index_namespaces_and_instructions(multi_index):
+    docnos = multi_index.table().docnos
+    assert {d.split("/")[0] for d in docnos} == {"sky", "ball"} and len(docnos) == 9
+    assert multi_index.meta["instructions"] == ["Find football notes", "Find sky notes"]
+    assert multi_index.meta["examples"]["train"] == 9  # real queries of both corpora
+    saved = read_pseudo_queries(multi_index.path)
+    sky = saved[saved["docno"].str.startswith("sky/")]
+    assert sky["query"].str.startswith("Find sky notes | ").all()
+
+
+def test_unseen_corpus_indexed_from_the_multi_corpus_model(multi_index, tmp_path):
+    import torch
+
+    from pt_genret.multicorpus import index_new_corpus
+
+    docs = make_docs(per_topic=3, topics=("programming",))
+    index = index_new_corpus(multi_index, str(tmp_path / "new.gr"), docs, "Find code notes", num_pseudo_queries=3,
+                             epochs=1, lr=1e-12, max_minutes=None, verbose=False)
+    assert index.meta["init_from"].endswith("base.gr") and index.meta["examples"]["train"] == 0
+    assert index.meta["backbone"] == "t5-scratch" and index.meta["instruction"] == "Find code notes"
+    assert sorted(index.table().docnos) == sorted(d["docno"] for d in docs)
+    base = multi_index.backbone().model.get_encoder().embed_tokens.weight
+    new = index.backbone().model.get_encoder().embed_tokens.weight
+    assert torch.allclose(base, new)  # training started from the base model (lr ~ 0 left it there)
+    res = GenRetriever(index, num_results=3)(pd.DataFrame({"qid": ["1"], "query": [docs[0]["title"]]}))
+    assert len(res) == 3 and set(res["docno"]) <= {d["docno"] for d in docs}
+
+
+def test_unseen_corpus_added_to_the_multi_corpus_index(multi_index, tmp_path):
+    import shutil
+
+    from pt_genret.index import GenIndex
+    from pt_genret.multicorpus import Corpus, CorpusFilter, add_corpus
+
+    copy = str(tmp_path / "copy.gr")
+    shutil.copytree(multi_index.path, copy)
+    docs = make_docs(per_topic=3, topics=("programming",))
+    index = add_corpus(copy, Corpus("code", docs, instruction="Find code notes"), method="incremental",
+                       epochs=1, verbose=False)
+    index = GenIndex(copy)
+    assert sum(d.startswith("code/") for d in index.table().docnos) == 3
+    saved = read_pseudo_queries(copy)
+    assert saved[saved["docno"].str.startswith("code/")]["query"].str.startswith("Find code notes | ").all()
+    gr = GenRetriever(index, num_results=12) >> CorpusFilter("code")
+    res = gr(pd.DataFrame({"qid": ["1"], "query": [docs[0]["title"]], "instruction": ["Find code notes"]}))
+    assert set(res["docno"]) <= {d["docno"] for d in docs} and res["rank"].tolist() == list(range(len(res)))
+
+
+# the preset ---------------------------------------------------------------------------------
+def test_zerogr_preset_decodes_reverse_annealed_with_its_schedule(instructed_index):
+    from pt_genret.presets import PRESETS, preset_retriever
+
+    preset = PRESETS["ZeroGR"]
+    assert preset.scheme == "generated" and preset.decoder == "annealed"
+    assert preset.indexer_options["query_generator"] == "instructed"
+    gr = preset_retriever(instructed_index, "ZeroGR", num_results=3)
+    assert (gr.decoder.name, gr.decoder.start_temperature, gr.decoder.end_temperature) == ("annealed", 0.1, 1.5)
+    hot = preset_retriever(instructed_index, "ZeroGR", num_results=3, decoder_options={"end_temperature": 3.0})
+    assert hot.decoder.end_temperature == 3.0 and hot.decoder.start_temperature == 0.1
+    assert preset_retriever(instructed_index, "ZeroGR", decoder="beam").decoder.name == "beam"
+    res = gr(pd.DataFrame({"qid": ["1"], "query": ["planet orbit"]}))
+    assert len(res) == 3 and (res["decoder"] == "annealed").all()
