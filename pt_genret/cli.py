@@ -265,6 +265,24 @@ def parse_method_options(specs: list[str], methods: list[str]) -> dict[str, dict
     return {m: o for m, o in out.items() if o}
 
 
+def cmd_analyze(args: argparse.Namespace) -> None:
+    from pt_genret.analysis import run_analysis
+
+    if (args.index is None) != (args.dataset is None):
+        raise SystemExit("pt-genret analyze: --index and --dataset go together (the judged queries of the dataset)")
+    report = run_analysis(args.output, args.index, args.dataset, args.split, args.max_queries, args.num_beams,
+                          args.trials)
+    print("step-wise constraints (first-step KL vs A/p):")
+    for r in report["stepwise"]:
+        print(f"  alpha={r['alpha']:<5g} p={r['p']:<5g} KL={r['kl']:.4f}  A={r['concentration']:.4f}  A/p={r['bound']:.4f}")
+    print("beam search on sparse relevance (top-n recall, precision@1):")
+    for r in report["beam"]:
+        print(f"  T={r['temperature']:<4g} beams={r['beams']:<4d} recall={r['recall']:.3f}  P@1={r['precision_at_1']:.3f}")
+    if "pruning" in report:
+        print(f"pruning on {args.index}: {report['pruning']}")
+    print(f"plots and analysis.json in {args.output}")
+
+
 def cmd_dynamic(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -460,6 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after step i also score the queries of D1..D(i-1) (scores.csv); slower")
     d.add_argument("--seed", type=int, default=42, help="random seed")
     d.set_defaults(func=cmd_dynamic)
+    a = add("analyze", help="the seed's analysis of constrained decoding (PNG plots; docs/analysis.md)")
+    a.add_argument("--output", "-O", default="analysis", help="folder for the plots and analysis.json")
+    a.add_argument("--index", help="also measure where beam search prunes relevant docids on this index")
+    a.add_argument("--dataset", help="the dataset whose judged queries --index is measured on")
+    a.add_argument("--split", default="test", help="dataset split")
+    a.add_argument("--max-queries", type=int, default=50, help="judged queries measured on --index")
+    a.add_argument("--num-beams", type=int, default=10, help="beam width measured on --index")
+    a.add_argument("--trials", type=int, default=100, help="synthetic distributions per setting")
+    a.set_defaults(func=cmd_analyze)
     return parser
 
 

@@ -10,6 +10,7 @@ query never gets the same document twice. Beams whose node has no live children 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ class ConstrainedBeamSearch:
     compact: bool = True  # False reads a docid head's full-width logits, the same distribution (for comparison)
     step_transforms: tuple[StepTransform, ...] = ()
     constraint: str = field(default="trie", repr=False)
+    # called after each step with the step and the ``(queries, beams)`` trie states kept (analysis)
+    on_step: Callable[[int, np.ndarray], None] | None = field(default=None, repr=False, compare=False)
 
     def transforms(self) -> tuple[StepTransform, ...]:
         """The step transforms applied, ``temperature`` last."""
@@ -105,6 +108,8 @@ class ConstrainedBeamSearch:
                     if kept == 0 or new_scores[q, 0] <= worst:
                         new_states[q, :] = DEAD
                         new_scores[q, :] = -np.inf
+            if self.on_step is not None:
+                self.on_step(step, new_states)
             states = new_states.ravel()
             flat_scores = new_scores.ravel()
             decoder.reorder(torch.from_numpy(new_rows.ravel()))
