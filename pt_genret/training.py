@@ -226,7 +226,13 @@ def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k not in ("labels", "rows")}
     with compact_logits(head_model) as head:
-        logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad)).logits
+        if not getattr(head_model.config, "is_encoder_decoder", True):  # a causal LM: prompt, then the docid
+            from pt_genret.causal import continuation_logits
+
+            logits = continuation_logits(model, inputs["input_ids"], inputs["attention_mask"],
+                                         shift_right(labels, decoder_start, pad))
+        else:
+            logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad)).logits
     target = labels if head is None else head.columns(labels)
     return F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), ignore_index=-100)
 

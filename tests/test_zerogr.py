@@ -273,3 +273,43 @@ def test_zerogr_preset_decodes_reverse_annealed_with_its_schedule(instructed_ind
     assert preset_retriever(instructed_index, "ZeroGR", decoder="beam").decoder.name == "beam"
     res = gr(pd.DataFrame({"qid": ["1"], "query": ["planet orbit"]}))
     assert len(res) == 3 and (res["decoder"] == "annealed").all()
+
+
+# decoder-only backbones -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def causal_index(tmp_path_factory):
+    return build_tiny_index(tmp_path_factory.mktemp("causal") / "gpt2.gr", make_docs(per_topic=3), scheme="title",
+                            epochs=12, backbone="gpt2-scratch",
+                            backbone_options={"d_model": 64, "layers": 2, "vocab_size": 400})
+
+
+def test_decoder_only_backbone_learns_and_decodes_with_every_trie_decoder(causal_index):
+    from pt_genret.decoding import score_candidates
+
+    assert causal_index.backbone().decoder_only and causal_index.meta["backbone"] == "gpt2-scratch"
+    docs = make_docs(per_topic=3)
+    topics = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] for d in docs]})
+    beam = GenRetriever(causal_index, num_results=3)(topics)
+    top = beam[beam["rank"] == 0]
+    assert (top["qid"] == top["docno"]).mean() >= 0.5  # trained: a title finds its document
+    for decoder in ("sharpened", "annealed"):
+        res = GenRetriever(causal_index, num_results=3, decoder=decoder)(topics[:4])
+        assert len(res) == 12 and res.groupby("qid")["docno"].nunique().eq(3).all()
+    # beam scores are the exact log-likelihoods that re-ranking computes (prompt, then the docid)
+    table, backbone = causal_index.table(), causal_index.backbone()
+    row = beam.iloc[0]
+    exact = score_candidates(backbone, row["query"], [table.tokens[table.index_of(row["docno"])]])[0]
+    assert exact == pytest.approx(row["score"], abs=1e-3)
+    rr = GenRetriever(causal_index)(beam[["qid", "query", "docno"]])
+    assert rr.set_index(["qid", "docno"])["score"].to_dict() == pytest.approx(
+        beam.set_index(["qid", "docno"])["score"].to_dict(), abs=1e-3)
+
+
+def test_decoder_only_backbone_from_a_hf_model_folder(tmp_path):
+    texts = [f"{d['title']} {d['text']}" for d in make_docs()]
+    folder = save_tiny_model(tmp_path / "lm", "causal", texts)
+    index = build_tiny_index(tmp_path / "hf.gr", make_docs(per_topic=2), scheme="title", epochs=1, backbone=folder,
+                             backbone_options={})
+    assert index.backbone().decoder_only
+    res = GenRetriever(index, num_results=2)(pd.DataFrame({"qid": ["1"], "query": ["planet"]}))
+    assert len(res) == 2

@@ -12,6 +12,7 @@ from typing import Iterator
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
+from pt_genret import causal
 from pt_genret.backbone import Backbone
 from pt_genret.docid_head import compact_logits
 from pt_genret.training import padded_labels, shift_right
@@ -20,6 +21,8 @@ from pt_genret.training import padded_labels, shift_right
 @torch.inference_mode()
 def encode(backbone: Backbone, texts: list[str], max_length: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     """Encoder states ``(n, len, h)`` and attention mask ``(n, len)`` of ``texts``."""
+    if backbone.decoder_only:  # a causal LM's "encoder states" are its prompts (pt_genret.causal)
+        return causal.encode_prompts(backbone.tokenizer, texts, max_length, backbone.device)
     enc = backbone.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     enc = enc.to(backbone.device)
     hidden = backbone.model.get_encoder()(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
@@ -45,6 +48,9 @@ def last_position_logits(model) -> Iterator[None]:
 def next_token_logits(backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor,
                       prefixes: torch.Tensor) -> torch.Tensor:
     """Logits ``(n, vocab)`` of the token after each decoder prefix ``(n, t)``."""
+    if backbone.decoder_only:
+        with last_position_logits(backbone.model):
+            return causal.continuation_logits(backbone.model, hidden, mask, prefixes, last_only=True).float()
     with last_position_logits(backbone.model):
         out = backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
                              decoder_input_ids=prefixes, use_cache=False)
@@ -57,7 +63,12 @@ def token_logprobs(model, head_model, labels: torch.Tensor, decoder_start: int, 
     docid head's tokens where ``head_model`` has one. ``model`` is called (it may be a wrapped
     ``head_model``) with ``inputs`` (encoder outputs and mask)."""
     with compact_logits(head_model) as head:  # the docid head's columns only, where there is one
-        logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad), use_cache=False).logits.float()
+        if causal.is_decoder_only(head_model):  # inputs: the prompts' input_ids and attention_mask
+            logits = causal.continuation_logits(model, inputs["input_ids"], inputs["attention_mask"],
+                                                shift_right(labels, decoder_start, pad)).float()
+        else:
+            logits = model(**inputs, decoder_input_ids=shift_right(labels, decoder_start, pad),
+                           use_cache=False).logits.float()
     columns = labels if head is None else head.columns(labels)
     picked = logits.gather(-1, columns.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return picked * (labels != -100)
@@ -70,9 +81,10 @@ def teacher_forced_logprobs(backbone: Backbone, hidden: torch.Tensor, mask: torc
     Differentiable: learning to rank trains through it; decoders use :func:`sequence_logprobs`.
     """
     labels = padded_labels(targets).to(hidden.device)
+    inputs = ({"input_ids": hidden} if backbone.decoder_only
+              else {"encoder_outputs": BaseModelOutput(last_hidden_state=hidden)})
     return token_logprobs(backbone.model, backbone.model, labels, backbone.decoder_start_token_id,
-                          backbone.pad_token_id, encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-                          attention_mask=mask).sum(-1)
+                          backbone.pad_token_id, attention_mask=mask, **inputs).sum(-1)
 
 
 @torch.inference_mode()
@@ -106,7 +118,7 @@ class IncrementalDecoder:
         params = inspect.signature(backbone.model.forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self.cache = None
-        self.incremental = use_cache
+        self.incremental = use_cache and not backbone.decoder_only  # a causal LM recomputes prompt ⊕ prefix
         self.per_query = False  # the cache holds one row per query, not yet copied to the beams
         self.prefixes: torch.Tensor | None = None
 

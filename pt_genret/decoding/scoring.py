@@ -19,7 +19,7 @@ def score_candidates(backbone: Backbone, query: str, candidates: list[list[int]]
     out = []
     for start in range(0, len(candidates), batch_size):
         chunk = candidates[start:start + batch_size]
-        h = hidden.expand(len(chunk), -1, -1)
+        h = hidden.expand(len(chunk), *hidden.shape[1:])  # states, or a causal LM's prompt ids
         m = mask.expand(len(chunk), -1)
         out.append(sequence_logprobs(backbone, h, m, chunk).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0)

@@ -1,0 +1,53 @@
+"""Decoder-only backbones: any ``AutoModelForCausalLM`` reads the prompt, then writes the docid.
+
+A causal LM has no encoder, so the query (``instruction ⊕ query``) is a prompt and the docid its
+continuation: ``prompt ⊕ [start] ⊕ docid``. The decoders' "encoder states" are then the
+prompt's token ids and mask (:func:`encode_prompts`), and every model call is one forward pass
+over prompt and docid prefix (:func:`continuation_logits`). Position ids follow the attention
+mask, so a prompt's padding, left or right, changes nothing: training (right-padded batches)
+and decoding see the same positions. Decoding recomputes the whole sequence at each step (no
+key/value cache reuse), which is simple and exact; the seq2seq path keeps its cache.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def is_decoder_only(model) -> bool:
+    """Whether ``model`` (a HF model or one wrapped by Accelerate) is a causal LM without an encoder."""
+    config = getattr(model, "config", None) or getattr(getattr(model, "module", None), "config", None)
+    return config is not None and not getattr(config, "is_encoder_decoder", False)
+
+
+def encode_prompts(tokenizer, texts: list[str], max_length: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompt token ids ``(n, len)`` and attention mask (right-padded), on ``device``."""
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return enc["input_ids"].to(device), enc["attention_mask"].to(device)
+
+
+def continuation_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, continuation: torch.Tensor,
+                        last_only: bool = False) -> torch.Tensor:
+    """Logits ``(n, t, vocab)`` at each position of ``continuation`` ``(n, t)`` after its prompt (the
+    next token of each prefix); ``last_only``: only the last position's ``(n, vocab)``."""
+    continuation = continuation.to(prompt_ids.device)
+    ids = torch.cat([prompt_ids, continuation], dim=1)
+    mask = torch.cat([prompt_mask, torch.ones_like(continuation, dtype=prompt_mask.dtype)], dim=1)
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).logits
+    return logits[:, -1] if last_only else logits[:, prompt_ids.shape[1]:]
+
+
+def gpt2_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size: int = 8000, seed: int = 42):
+    """A small GPT-2 initialised at random with a tokenizer trained on the corpus (the offline
+    decoder-only backbone ``gpt2-scratch``, the causal counterpart of ``t5-scratch``)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from pt_genret.backbone import Backbone, scratch_tokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = scratch_tokenizer(texts, vocab_size)
+    tokenizer._tokenizer.post_processor = None  # a prompt does not end with end-of-sequence
+    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=d_model, n_layer=layers, n_head=4,
+                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                     pad_token_id=tokenizer.pad_token_id)
+    return Backbone(GPT2LMHeadModel(cfg), tokenizer, "gpt2-scratch")
