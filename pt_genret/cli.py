@@ -64,7 +64,9 @@ def cmd_index(args: argparse.Namespace) -> None:
     teacher_dir = os.path.abspath(args.index) + ".teacher"
     teacher = named_teacher(args.teacher, lambda: usable_docs(dataset), teacher_dir)
     index = _indexer(args)(
-        backbone=args.backbone, query_generator=args.query_generator,
+        backbone=args.backbone, instruction=args.instruction,
+        # a preset's own generator (ZeroGR: instructed) unless one is given
+        **({"query_generator": args.query_generator or "extractive"} if args.query_generator or not args.preset else {}),
         num_pseudo_queries=args.num_pseudo_queries, train_topics=topics, train_qrels=qrels, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, freeze_encoder=args.freeze_encoder,
         backbone_options=parse_key_values(args.backbone_option, "backbone option"), overwrite=args.overwrite,
@@ -364,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
     i.add_argument("-b", "--backbone-option", action="append", default=[], metavar="KEY=VALUE",
                    help="backbone option (repeatable), e.g. decoder_ffn=6144 for minilm (docs/backbones.md)")
-    i.add_argument("--query-generator", default="extractive", help="extractive, none, or a doc2query model")
+    i.add_argument("--query-generator", help="extractive (default; a preset's own, e.g. ZeroGR's instructed), "
+                   "instructed, none, or a doc2query model")
+    i.add_argument("--instruction", help="task instruction: pseudo- and training queries are trained as "
+                   "instruction ⊕ query, and queries read it by default (docs/zerogr.md)")
     i.add_argument("--num-pseudo-queries", type=int, default=20, help="pseudo-queries per document (default: %(default)s)")
     i.add_argument("--train-split", help="also train on this split's queries and qrels")
     i.add_argument("--time-budget", type=non_negative_minutes, default=30.0, metavar="MIN",
