@@ -274,12 +274,13 @@ def scratch_tokenizer(texts: list[str], vocab_size: int = 8000) -> PreTrainedTok
 
 
 def t5_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size: int = 8000,
-               seed: int = 42) -> Backbone:
-    """A small T5 initialised at random, with a tokenizer trained on the corpus."""
+               seed: int = 42, dropout: float = 0.1) -> Backbone:
+    """A small T5 initialised at random, with a tokenizer trained on the corpus (``dropout``:
+    T5's ``dropout_rate``; 0 makes training independent of how batches are split across processes)."""
     torch.manual_seed(seed)
     tokenizer = scratch_tokenizer(texts, vocab_size)
     cfg = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_kv=d_model // 4, d_ff=4 * d_model,
-                   num_layers=layers, num_decoder_layers=max(1, layers // 2), num_heads=4,
+                   num_layers=layers, num_decoder_layers=max(1, layers // 2), num_heads=4, dropout_rate=dropout,
                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                    decoder_start_token_id=tokenizer.bos_token_id)
     return Backbone(T5ForConditionalGeneration(cfg), tokenizer, "t5-scratch")

@@ -175,6 +175,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     topics = load_topics(args.topics, args.split)
     started = time.time()
     res = retriever(topics)
+    from pt_genret import distributed
+
+    if not distributed.is_main():  # across processes every one holds the whole run; the main one writes it
+        return
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     pt.io.write_results(res, args.output, format="trec", run_name=args.run_name)
     print(f"wrote {len(res)} results for {len(topics)} queries ({res['qid'].nunique()} with results) to "

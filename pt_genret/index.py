@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyterrier as pt
 
-from pt_genret import storage
+from pt_genret import distributed, storage
 from pt_genret.storage.faults import stage
 from pt_genret.backbone import Backbone, create_backbone, default_device
 from pt_genret.constraints.trie import PrefixTrie
@@ -200,13 +200,17 @@ class GenIndexer(pt.Indexer):
         """Build the index from documents (``docno, text[, title]``): checks the output folder and
         the documents, then builds holding the index's writer lock and publishes it at once."""
         path = self.target.path
-        storage.check_target(path, self.overwrite, self.protect)
-        storage.check_writable(path)
-        docs = collect_documents(inp, verbose=self.verbose)
+        main = distributed.is_main()  # across processes, the main process checks and writes the folder
+        if main:
+            storage.check_target(path, self.overwrite, self.protect)
+            storage.check_writable(path)
+        docs = collect_documents(inp, verbose=self.verbose and main)
         with storage.IndexWriter(path, "build", wait=self.wait) as writer:
-            storage.check_target(path, self.overwrite, self.protect)  # again: another build may have finished
+            if main:
+                storage.check_target(path, self.overwrite, self.protect)  # again: another build may have finished
             self._build(docs, writer)
-        shutil.rmtree(os.path.abspath(path) + ".training", ignore_errors=True)
+        if main:
+            shutil.rmtree(os.path.abspath(path) + ".training", ignore_errors=True)
         self.target.reload()
         return GenIndex(path, device=self.device, verbose=self.verbose)
 

@@ -25,6 +25,7 @@ import pandas as pd
 import pyterrier as pt
 import pyterrier_alpha as pta
 
+from pt_genret import distributed
 from pt_genret.decoding import get_decoder, score_candidates
 from pt_genret.decoding.protocol import DEFAULT_DECODERS, constraint_of
 from pt_genret.instructions import check_instruction, instructed_queries
@@ -104,11 +105,8 @@ class GenRetriever(pt.Transformer):
 
     def _ngram_results(self, queries: list[str], num_results: int) -> list[list]:
         backbone, views, decoder = self.index.backbone(), self.index.views(), self._ngram_decoder()
-        out = []
-        batches = range(0, len(queries), self.batch_size)
-        for start in pt.tqdm(batches, desc="GenRetriever (n-grams)", unit="batch", disable=not self.verbose):
-            out.extend(decoder.decode(backbone, views, queries[start:start + self.batch_size], num_results))
-        return out
+        return distributed.in_batches(lambda batch: decoder.decode(backbone, views, batch, num_results), queries,
+                                      self.batch_size, desc="GenRetriever (n-grams)", verbose=self.verbose)
 
     def _ngram_strings(self, ngrams) -> list[str]:
         tok, views = self.index.backbone().tokenizer, self.index.views()
@@ -149,14 +147,15 @@ class GenRetriever(pt.Transformer):
         name = getattr(self.decoder, "name", type(self.decoder).__name__)
         queries = self.model_queries(topics)
         out = _builder()
-        batches = range(0, len(queries), self.batch_size)
-        for start in pt.tqdm(batches, desc="GenRetriever", unit="batch", disable=not self.verbose):
-            results = self.decoder.decode(backbone, trie, queries[start:start + self.batch_size],
-                                          self.num_results, max_steps)
-            for i, res in enumerate(results, start):
-                if res:
-                    _extend(out, i, [table.docnos[d] for d, _ in res], [s for _, s in res],
-                            [table.docids[d] for d, _ in res], name)
+        # across processes (accelerate launch) the batches are shared out and every process gets
+        # every query's results, in the input's order
+        found = distributed.in_batches(lambda batch: self.decoder.decode(backbone, trie, batch, self.num_results,
+                                                                         max_steps),
+                                       queries, self.batch_size, desc="GenRetriever", verbose=self.verbose)
+        for i, res in enumerate(found):
+            if res:
+                _extend(out, i, [table.docnos[d] for d, _ in res], [s for _, s in res],
+                        [table.docids[d] for d, _ in res], name)
         return out.to_df(topics)
 
     def _retrieve_ngrams(self, topics: pd.DataFrame) -> pd.DataFrame:
@@ -189,10 +188,15 @@ class GenRetriever(pt.Transformer):
         groups = out.groupby(["qid", "query"], sort=False).indices
         if self.index.is_ngram:
             return self._rerank_ngrams(out, groups, texts)
-        for (qid, query), idx in pt.tqdm(groups.items(), desc="GenRetriever re-rank", unit="query",
-                                         disable=not self.verbose):
-            cands = [table.tokens[table.index_of(d)] for d in out["docno"].values[idx]]
-            scores[idx] = score_candidates(backbone, texts[idx[0]], cands)
+        items = list(groups.values())
+
+        def score(part: list) -> list:
+            return [score_candidates(backbone, texts[idx[0]], [table.tokens[table.index_of(d)]
+                                                               for d in out["docno"].values[idx]]) for idx in part]
+
+        for idx, s in zip(items, distributed.in_batches(score, items, 1, desc="GenRetriever re-rank",
+                                                          verbose=self.verbose, unit="query")):
+            scores[idx] = s
         out["score"] = scores
         out[DOCID_COLUMN] = [table.docids[table.index_of(d)] for d in out["docno"]]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))

@@ -24,10 +24,12 @@ import pandas as pd
 import pyterrier as pt
 import torch
 from accelerate import Accelerator
+from accelerate.utils import send_to_device
 import torch.nn.functional as F
 from safetensors.torch import load_file, load_model, save_model
 from transformers.modeling_outputs import BaseModelOutput
 
+from pt_genret import distributed
 from pt_genret.backbone import Backbone
 from pt_genret.docid_head import compact_logits
 
@@ -164,6 +166,28 @@ class _CollateFrozen:
                 "labels": _labels([self.examples[i] for i in idx]), "rows": torch.tensor(idx)}
 
 
+class _Shard:
+    """This process's rows of each batch, for training across processes.
+
+    Every process reads the same batches and takes every ``num_processes``-th row. ``weight``
+    is its share of the batch's target tokens (``row_weight``: of its rows), so that the
+    processes' weighted losses, averaged by the gradient all-reduce, are the whole batch's
+    token-mean loss: the steps are those of one process, up to the order of float sums.
+    """
+
+    def __init__(self, collate: Callable[[list[int]], dict], examples: list[Example]) -> None:
+        self.collate, self.examples = collate, examples
+
+    def __call__(self, idx: list[int]) -> dict:
+        idx = list(idx)
+        rows, row_weight = distributed.shard_rows(idx)
+        tokens = sum(len(self.examples[i].target) for i in rows) if row_weight else 0
+        batch = self.collate(rows)
+        batch["weight"] = tokens / sum(len(self.examples[i].target) for i in idx)
+        batch["row_weight"] = row_weight
+        return batch
+
+
 @torch.inference_mode()
 def _encode_frozen(backbone: Backbone, sources: list[str], max_length: int) -> list[torch.Tensor]:
     """The encoder's unpadded states of ``sources`` in half precision on the CPU, computed in
@@ -249,9 +273,15 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     if not examples:
         raise ValueError("no training examples")
     budget = budget or Budget()
-    run_started = time.time()
     seed_everything(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    world, main = accelerator.num_processes, accelerator.is_main_process
+    # across processes every time-based decision reads the main process's clock (a collective,
+    # so it is read at the same points on all processes) and the budget is the main process's
+    clock = distributed.shared_time if world > 1 else time.time
+    run_started = clock()
+    if world > 1:
+        budget.seconds = distributed.broadcast(budget.seconds)
     model = backbone.model
     sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     if config.freeze_encoder:
@@ -287,12 +317,17 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     spent_before = float(state.get("seconds", 0.0))  # the training time of the runs this one resumes
     best_score = max((c["score"] for c in budget.curve if c.get("score") is not None), default=None)
     best_state = None  # the best epoch's weights (on the CPU); a resumed run restores them from the checkpoint
-    loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    if world > 1:  # every process reads every batch and trains on its share of the rows (_Shard)
+        loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler,
+                                             collate_fn=_Shard(collate, examples))
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:
+        loader = torch.utils.data.DataLoader(range(len(examples)), batch_sampler=sampler, collate_fn=collate)
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     head_model = accelerator.unwrap_model(model)
 
     def elapsed() -> float:
-        return spent_before + time.time() - run_started
+        return spent_before + clock() - run_started
 
     def limit() -> float:
         """The time training may run to: the budget less what validating one epoch takes."""
@@ -314,29 +349,38 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         if budget.seconds is not None and (elapsed() >= limit() or schedule.last_epoch >= plan["total"]):
             budget.stopped = "budget"  # no time left, or the planned decay has ended
             break
-        epoch_started = time.time()
+        epoch_started = clock()
         # the order depends on (seed, epoch) only, so resuming reproduces it; the prepared loader
         # forwards its epoch to our sampler (setting the sampler directly would be overridden)
         loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
+        if world > 1:  # dropout masks differ between processes, and a resumed run repeats them
+            torch.manual_seed(config.seed + 1_000_003 * (epoch + 1) + accelerator.process_index)
         total_loss, n, overrun = 0.0, 0, False
-        bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose)
+        bar = pt.tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not verbose or not main)
         for batch in bar:
+            weight, row_weight = batch.pop("weight", 1.0), batch.pop("row_weight", 1.0)
+            if world > 1 and accelerator.device.type != "cpu":
+                batch = send_to_device(batch, accelerator.device)
             loss = seq2seq_loss(model, head_model, batch, backbone.decoder_start_token_id, backbone.pad_token_id)
+            if world > 1:  # this process's share; the gradient all-reduce averages the shares
+                loss = loss * (weight * world)
             if ranking is not None:
-                loss = loss + ranking.loss_term(model, head_model, batch, schedule.last_epoch, backbone)
+                loss = loss + ranking.loss_term(model, head_model, batch, schedule.last_epoch, backbone) * (
+                    row_weight * world if world > 1 else 1.0)
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
-            total_loss, n = total_loss + loss.item(), n + 1
+            batch_loss = accelerator.reduce(loss.detach(), reduction="mean") if world > 1 else loss
+            total_loss, n = total_loss + batch_loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
             if n == 20 and not budget.curve:  # a first estimate of an epoch's time, for the schedule
-                replan((time.time() - epoch_started) / n * steps_per_epoch)
+                replan((clock() - epoch_started) / n * steps_per_epoch)
             if budget.seconds is not None and (elapsed() > limit() or schedule.last_epoch >= plan["total"]):
                 overrun = True  # the time left ends inside this epoch: stop here, the rate has decayed
                 break
-        train_seconds = time.time() - epoch_started
+        train_seconds = clock() - epoch_started
         losses.append(total_loss / max(n, 1))
         score = None
         if budget.validate is not None:
@@ -348,19 +392,22 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
                 best_state = _trainable_state(head_model)
         else:
             budget.best_epoch = epoch + 1
-        budget.curve.append({"epoch": epoch + 1, "seconds": round(elapsed(), 1), "loss": losses[-1], "score": score,
-                             "lr": schedule.get_last_lr()[0], "epoch_seconds": round(time.time() - epoch_started, 1),
+        epoch_ended = clock()
+        budget.curve.append({"epoch": epoch + 1, "seconds": round(spent_before + epoch_ended - run_started, 1),
+                             "loss": losses[-1], "score": score,
+                             "lr": schedule.get_last_lr()[0], "epoch_seconds": round(epoch_ended - epoch_started, 1),
                              "train_seconds": round(train_seconds, 1),
-                             "validation_seconds": round(time.time() - epoch_started - train_seconds, 1),
+                             "validation_seconds": round(epoch_ended - epoch_started - train_seconds, 1),
                              "steps": n})
-        if verbose and score is not None:
+        if verbose and main and score is not None:
             print(f"epoch {epoch + 1}: loss {losses[-1]:.3f}, validation {score:.4f} "
-                  f"(best {best_score:.4f} at epoch {budget.best_epoch}), {elapsed():.0f}s")
+                  f"(best {best_score:.4f} at epoch {budget.best_epoch}), {budget.curve[-1]['seconds']:.0f}s")
         full = [c["train_seconds"] * steps_per_epoch / c["steps"] for c in budget.curve if c.get("steps")]
         replan(float(np.mean(full)) if full else 0.0)
-        if checkpoint_dir:
+        seconds = elapsed()
+        if checkpoint_dir and main:  # the main process writes; the others hold the same state
             _checkpoint(checkpoint_dir, head_model, optimizer, schedule, config, epoch + 1, losses, fingerprint,
-                        {"curve": budget.curve, "best_epoch": budget.best_epoch, "seconds": elapsed(),
+                        {"curve": budget.curve, "best_epoch": budget.best_epoch, "seconds": seconds,
                          "plan_total": plan["total"],
                          "stopped": _stop_reason(budget, epoch, overrun, schedule.last_epoch >= plan["total"] / 2)},
                         best_state if budget.best_epoch == epoch + 1 else None)
@@ -480,12 +527,14 @@ def _resume(path: str | None, model, optimizer, schedule, config: TrainConfig, f
     except Exception as e:  # a damaged checkpoint must not block every later run
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         warnings.warn(f"ignoring the damaged checkpoint in {path} ({reason}); training from the start")
-        shutil.rmtree(path, ignore_errors=True)
+        if distributed.is_main():
+            shutil.rmtree(path, ignore_errors=True)
         return fresh
     if state.get("config") != asdict(config) or state.get("examples") != fingerprint:
         warnings.warn(f"ignoring the checkpoint in {path}: another training run made it "
                       "(other settings or data); training from the start")
-        shutil.rmtree(path, ignore_errors=True)
+        if distributed.is_main():
+            shutil.rmtree(path, ignore_errors=True)
         return fresh
     load_model(model, os.path.join(path, "model.safetensors"))
     optimizer.load_state_dict(opt["optimizer"])

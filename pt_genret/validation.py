@@ -11,6 +11,7 @@ import ir_measures
 import numpy as np
 import pandas as pd
 
+from pt_genret import distributed
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.decoding.beam import ConstrainedBeamSearch
@@ -34,11 +35,11 @@ class DecodingValidator:
     def __call__(self, backbone: Backbone) -> float:
         rows = []
         qids, texts = self.queries["qid"].tolist(), self.queries["query"].astype(str).tolist()
-        for start in range(0, len(texts), self.batch_size):
-            found = self.search.decode(backbone, self.trie, texts[start:start + self.batch_size],
-                                       self.search.num_beams, self.max_steps)
-            for qid, res in zip(qids[start:], found):
-                rows.extend((qid, str(d), s) for d, s in res)
+        found = distributed.in_batches(  # shared out across processes; every process gets every result
+            lambda batch: self.search.decode(backbone, self.trie, batch, self.search.num_beams, self.max_steps),
+            texts, self.batch_size)
+        for qid, res in zip(qids, found):
+            rows.extend((qid, str(d), s) for d, s in res)
         run = pd.DataFrame(rows, columns=["query_id", "doc_id", "score"])
         if len(run) == 0:
             return 0.0

@@ -5,6 +5,7 @@ import os
 import shutil
 from typing import Callable, Iterable
 
+from pt_genret import distributed
 from pt_genret.storage.faults import stage
 from pt_genret.storage.folder import META_FILE, cleanup, describe_target, generation_folder, publish, read_meta
 from pt_genret.storage.lock import WriteLock
@@ -18,6 +19,10 @@ class IndexWriter:
     the writer starts from, read under the lock so that no other writer's work is lost, and
     :meth:`publish` makes the next generation current. A first build that fails leaves no
     folder behind.
+
+    Across processes (``accelerate launch``) only the main process takes the lock and writes;
+    :meth:`publish` is where all processes meet: the others wait there until the new
+    generation is published, then read it like the main process.
     """
 
     def __init__(self, root: str, purpose: str, wait: bool | float = False) -> None:
@@ -27,6 +32,8 @@ class IndexWriter:
         self.published: str | None = None
 
     def __enter__(self) -> "IndexWriter":
+        if not distributed.is_main():
+            return self
         self._created = not os.path.exists(self.root)
         self.lock = WriteLock(self.root, wait=self.wait, purpose=self.purpose).acquire()
         try:
@@ -38,6 +45,8 @@ class IndexWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self.lock is None:  # not the main process: it wrote nothing
+            return
         try:
             if exc_type is not None and self._created and self.published is None:
                 if describe_target(self.root)[0] == "index":  # only what this writer made
@@ -61,6 +70,14 @@ class IndexWriter:
     def publish(self, meta: dict, write: Callable[[str], None], base: str | None = None,
                 skip: Iterable[str] = ()) -> str:
         """Write and publish the next generation (see :func:`pt_genret.storage.folder.publish`)."""
+        if distributed.launched():
+            distributed.barrier()  # every process has read what it needs from the current generation
+            name = self._publish(meta, write, base, skip) if distributed.is_main() else None
+            self.published = distributed.broadcast(name)  # and waits for the main process's write
+            return self.published
+        return self._publish(meta, write, base, skip)
+
+    def _publish(self, meta: dict, write: Callable[[str], None], base: str | None, skip: Iterable[str]) -> str:
         if self.lock is None or not self.lock.held:
             raise RuntimeError("IndexWriter.publish outside its with block")
         self.published = publish(self.root, meta, write, base=base, skip=skip)
