@@ -9,6 +9,7 @@ query never gets the same document twice. Beams whose node has no live children 
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,6 +30,12 @@ class ConstrainedBeamSearch:
     ``step_transforms`` change each step's logits before normalisation, in order (e.g.
     ``(Temperature(0.5),)``; none: the model's distribution); ``temperature`` is shorthand for a
     final :class:`~pt_genret.decoding.transforms.Temperature`.
+
+    ``max_rows`` caps the decoder rows (queries × beams) of one forward pass: a larger batch is
+    decoded in groups of queries under the cap. On a CPU a wide batch is slower per query, not
+    faster (at 100 beams, 0.71 queries/s at batch 4 and 16 against 1.45 at batch 1): its
+    key/value cache outgrows the CPU caches, and every query keeps its rows until the slowest
+    one stops. Default: 128 rows on a CPU, 4,096 on a GPU. Results do not depend on it.
     """
 
     num_beams: int | None = None
@@ -41,6 +48,7 @@ class ConstrainedBeamSearch:
     constraint: str = field(default="trie", repr=False)
     # called after each step with the step and the ``(queries, beams)`` trie states kept (analysis)
     on_step: Callable[[int, np.ndarray], None] | None = field(default=None, repr=False, compare=False)
+    max_rows: int | None = None
 
     def transforms(self) -> tuple[StepTransform, ...]:
         """The step transforms applied, ``temperature`` last."""
@@ -50,10 +58,15 @@ class ConstrainedBeamSearch:
                max_steps: int) -> list[list[tuple[int, float]]]:
         """For each query, ``(document index, log-probability)`` pairs, best first."""
         # with a docid head the model computes the docid tokens' logits only: the trie allows no other
-        if not self.compact:
-            return self._decode(backbone, trie, queries, num_results, max_steps, None)
-        with compact_logits(backbone.model) as head:
-            return self._decode(backbone, trie, queries, num_results, max_steps, head)
+        beams = max(self.num_beams or num_results, 1)
+        cap = self.max_rows or (128 if backbone.device.type == "cpu" else 4096)
+        # with on_step the caller sees the whole batch's states at each step: no groups
+        group = max(1, len(queries)) if self.on_step is not None else max(1, cap // beams)
+        out: list[list[tuple[int, float]]] = []
+        with compact_logits(backbone.model) if self.compact else nullcontext() as head:
+            for start in range(0, len(queries), group):
+                out.extend(self._decode(backbone, trie, queries[start:start + group], num_results, max_steps, head))
+        return out
 
     def _decode(self, backbone: Backbone, trie: PrefixTrie, queries: list[str], num_results: int,
                 max_steps: int, head) -> list[list[tuple[int, float]]]:
