@@ -8,12 +8,16 @@ For each beam width, the same queries in the same batches, alternating, through:
 * ``constrained``: :class:`~pt_genret.decoding.ConstrainedBeamSearch` (the retriever's decoder);
 * ``forward-only``: the same model over the same beams and the same number of steps, with its
   key/value cache and docid head, and nothing else (no constraint, no selection, no reorder):
-  the limit a constrained decode can approach;
+  the limit a constrained decode can approach. It runs in the same groups of queries as the
+  constrained decode (``ConstrainedBeamSearch.max_rows``: at most 128 decoder rows on a CPU),
+  each group for as many steps as the decode took on it, so the ratio is like for like;
 * ``HF generate``: ``model.generate`` beam search, unconstrained;
 * ``HF generate + dict trie``: ``generate`` constrained by a nested-dict trie through
   ``prefix_allowed_tokens_fn`` (GENRE's way), written here;
 
-then seconds per query, each method's ratio to ``forward-only`` and whether the constrained
+``HF generate`` runs in the same groups of queries too (``generate`` itself would take the whole
+batch at once, and pay for its wide key/value cache on a CPU). Then seconds per query, each
+method's ratio to ``forward-only`` and whether the constrained
 decode and ``generate`` with the dict trie rank the same documents. Last, the constrained
 decode's throughput in queries per second as the batch grows. One CPU thread unless
 ``--threads``; on a GPU where ``--device cuda``.
@@ -35,24 +39,44 @@ from pt_genret.index import GenIndex
 
 
 class CountingDecoder(IncrementalDecoder):
-    """Counts the model steps a decode takes, so the forward-only pass takes as many."""
-    steps = 0
+    """Records each decoder's queries and steps (one decoder per group of queries), so the
+    forward-only pass runs the same groups for as many steps."""
+    groups: list[list[int]] = []  # [queries, steps] per decoder, in order
+
+    def __init__(self, backbone, hidden, mask, use_cache=True, group=1):
+        super().__init__(backbone, hidden, mask, use_cache, group)
+        self.record = [len(hidden), 0]
+        CountingDecoder.groups.append(self.record)
 
     def step(self, tokens):
-        CountingDecoder.steps += 1
+        self.record[1] += 1
         return super().step(tokens)
 
 
-def forward_only(backbone, queries: list[str], beams: int, steps: int) -> None:
-    """The model alone: encode, then ``steps`` cached decoder steps over ``beams`` rows a query."""
+def forward_only(backbone, queries: list[str], beams: int, groups: list[list[int]]) -> None:
+    """The model alone, in the constrained decode's groups: each group of queries encoded, then
+    as many cached decoder steps over ``beams`` rows a query as the decode took on it."""
     with compact_logits(backbone.model) as head:
-        hidden, mask = encode(backbone, queries)
-        decoder = IncrementalDecoder(backbone, hidden, mask, True, group=beams)
-        tokens = torch.full((len(queries) * beams,), backbone.decoder_start_token_id, dtype=torch.long)
         some = int(head.ids[0]) if head is not None else backbone.pad_token_id
-        for _ in range(steps):
-            decoder.step(tokens).max(dim=-1)
-            tokens = torch.full_like(tokens, some)
+        start = 0
+        for size, steps in groups:
+            hidden, mask = encode(backbone, queries[start:start + size])
+            start += size
+            decoder = IncrementalDecoder(backbone, hidden, mask, True, group=beams)
+            tokens = torch.full((size * beams,), backbone.decoder_start_token_id, dtype=torch.long)
+            for _ in range(steps):
+                decoder.step(tokens).max(dim=-1)
+                tokens = torch.full_like(tokens, some)
+        assert start == len(queries), "the recorded groups do not cover the batch"
+
+
+def split(queries: list[str], sizes: list[int]) -> list[list[str]]:
+    """``queries`` cut into consecutive groups of these sizes."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(queries[start:start + size])
+        start += size
+    return out
 
 
 def dict_trie(sequences: np.ndarray, pad: int) -> tuple[dict, dict]:
@@ -125,26 +149,32 @@ def main() -> None:
         names = ["constrained", "forward-only", "HF generate", "HF generate + dict trie"]
         seconds = dict.fromkeys(names, 0.0)
         ours, theirs = [], []
+        grouping: set[tuple[int, ...]] = set()
         for lo in range(0, len(queries), args.batch_size):
             batch = queries[lo:lo + args.batch_size]
-            CountingDecoder.steps = 0
+            CountingDecoder.groups = []
             t = time.perf_counter()
             ours += ConstrainedBeamSearch(num_beams=beams).decode(backbone, trie, batch, beams, steps)
             seconds["constrained"] += time.perf_counter() - t
-            taken = CountingDecoder.steps
+            groups = CountingDecoder.groups
             t = time.perf_counter()
-            forward_only(backbone, batch, beams, taken)
+            forward_only(backbone, batch, beams, groups)
             seconds["forward-only"] += time.perf_counter() - t
+            sizes = [size for size, _ in groups]
             t = time.perf_counter()
-            hf_generate(backbone, batch, beams, steps, None, owner)
+            for part in split(batch, sizes):
+                hf_generate(backbone, part, beams, steps, None, owner)
             seconds["HF generate"] += time.perf_counter() - t
             t = time.perf_counter()
-            theirs += hf_generate(backbone, batch, beams, steps, root, owner)
+            for part in split(batch, sizes):
+                theirs += hf_generate(backbone, part, beams, steps, root, owner)
             seconds["HF generate + dict trie"] += time.perf_counter() - t
+            grouping.add(tuple(sizes))
         n = len(queries)
-        print(f"\nbeam {beams}:")
+        print(f"\nbeam {beams} (groups of queries per batch, all methods: "
+              f"{' / '.join('+'.join(map(str, g)) for g in sorted(grouping))}):")
         for name in names:
-            print(f"  {name:25s} {seconds[name] / n:7.3f} s/query  {seconds[name] / seconds['forward-only']:5.2f}x forward-only")
+            print(f"  {name:25s} {seconds[name] / n:7.3f} s/query  {seconds[name] / seconds['forward-only']:6.3f}x forward-only")
         same = sum([d for d, _ in a] == [d for d, _ in b] for a, b in zip(ours, theirs))
         top10 = sum([d for d, _ in a][:10] == [d for d, _ in b][:10] for a, b in zip(ours, theirs))
         diff = max((abs(x - y) for a, b in zip(ours, theirs) for (_, x), (_, y) in zip(a, b)), default=0.0)

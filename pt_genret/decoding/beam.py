@@ -93,7 +93,9 @@ class ConstrainedBeamSearch:
             columns = tokens if head is None else head.columns(tokens)
             live = np.unique(rows)  # normalise only the rows read (dead beams' rows are skipped)
             r = torch.from_numpy(np.searchsorted(live, rows)).to(logits.device)
-            norm = torch.logsumexp(logits[torch.from_numpy(live).to(logits.device)], dim=-1)
+            # (all rows live, as in the first steps: no gathered copy of the logits)
+            read = logits if len(live) == len(logits) else logits[torch.from_numpy(live).to(logits.device)]
+            norm = torch.logsumexp(read, dim=-1)
             picked = logits[torch.from_numpy(rows).to(logits.device), torch.from_numpy(columns).to(logits.device)] - norm[r]
             cand = flat_scores[rows] + picked.cpu().numpy()
             query_of = rows // beams

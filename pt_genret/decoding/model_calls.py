@@ -14,6 +14,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret import causal
 from pt_genret.backbone import Backbone
+from pt_genret.decoding.cache_rows import reorder_rows
 from pt_genret.docid_head import compact_logits
 from pt_genret.training import padded_labels, shift_right
 
@@ -173,6 +174,6 @@ class IncrementalDecoder:
         elif self.group > 1 and hasattr(self.cache, "self_attention_cache"):
             if not bool((rows // self.group == torch.arange(len(rows), device=rows.device) // self.group).all()):
                 raise ValueError("IncrementalDecoder.reorder: with group > 1 every row must stay within its query")
-            self.cache.self_attention_cache.reorder_cache(rows)
+            reorder_rows(self.cache.self_attention_cache, rows)  # copies only the rows that move
         else:
             self.cache.reorder_cache(rows)
