@@ -8,9 +8,11 @@ Three measurements (``pt-genret analyze``; docs/analysis.md):
   ``A / p`` with ``A = E_{d1}[sqrt(sum_d Pr(d | d1)^2)]^2`` (the concentration), for
   synthetic Dirichlet relevance distributions of a chosen concentration.
 * :func:`beam_recall`: beam search with exact step marginals on sparse relevance (corpus
-  ``k^4``, ``n = λk`` relevant documents scored ``k log k``, the rest exponential noise of mean 1): precision@1 is
-  perfect, top-``n`` recall stays near 0.5 as the beam grows, with or without sharpening
-  (scores ``s^(1/T)``).
+  ``k^4``, ``n = λk`` relevant documents scored ``k log k``, the rest ``o(1)``: exponential
+  of mean ``1/k``, or of mean 1 as a noise variant), with or without sharpening (scores
+  ``s^(1/T)``): top-``n`` recall and precision@1 against the beam size.
+* :mod:`pt_genret.concentration`: on a real index, the concentration ``A`` of a first
+  stage's relevance distribution, the share ``p`` and the bound ``A/p`` per query.
 * :func:`pruning_profile`: on a real index and judged queries, the step at which beam search
   drops each relevant docid's prefix (never, if it is returned).
 """
@@ -78,6 +80,9 @@ class BeamResult:
     temperature: float
     recall: float  # mean top-n recall
     precision_at_1: float
+    k: int = 10
+    n: int = 10  # relevant documents
+    irrelevant: float = 1.0  # mean irrelevant score (the seed's setting: o(1), here 1/k)
 
 
 def _beam_search(logmass: list[np.ndarray], k: int, beams: int) -> np.ndarray:
@@ -90,30 +95,47 @@ def _beam_search(logmass: list[np.ndarray], k: int, beams: int) -> np.ndarray:
     return frontier
 
 
-def beam_recall(k: int = 10, lam: float = 1.0, beam_sizes=(1, 2, 5, 10, 20, 50, 100),
-                temperatures=(1.0, 0.5), trials: int = 50, seed: int = 0) -> list[BeamResult]:
-    """Top-``n`` recall and precision@1 of beam search over ``[k]^4`` with ``n = λk`` relevant."""
+def beam_recall(k: int = 10, lam: float = 1.0, beam_sizes=None, temperatures=(1.0, 0.5), trials: int = 50,
+                seed: int = 0, irrelevant: float | None = None, c: float = 1.0) -> list[BeamResult]:
+    """Top-``n`` recall and precision@1 of beam search over ``[k]^4`` with ``n = λk`` relevant.
+
+    Relevant documents score ``c k log k``; the others exponential noise of mean ``irrelevant``
+    (``None``: ``1/k``, the seed's ``o(1)``; ``1.0``: noise as large as a document's share).
+    Scores are sharpened to ``s^(1/T)`` and normalised; the decoder's next-token probability is
+    the exact mass of the scores under the prefix. ``beam_sizes`` default to ``n/8 .. 8n``.
+    """
     rng = np.random.default_rng(seed)
     n = max(int(round(lam * k)), 1)
+    mean = 1.0 / k if irrelevant is None else float(irrelevant)
+    if beam_sizes is None:
+        beam_sizes = sorted({max(int(round(n * f)), 1) for f in (1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8)})
     out = []
     for temp in temperatures:
         rec = {b: [] for b in beam_sizes}
         p1 = {b: [] for b in beam_sizes}
         for _ in range(trials):
-            scores = rng.exponential(1.0, k ** 4)  # irrelevant: O(1) noise, summing over a prefix's k^(4-t) docs
+            scores = rng.exponential(mean, k ** 4)
             relevant = rng.choice(k ** 4, n, replace=False)
-            scores[relevant] = k * np.log(k)
+            scores[relevant] = c * k * np.log(k)
             scores = scores ** (1.0 / temp)
             full = (scores / scores.sum()).reshape((k,) * 4)
             logmass = [np.log(full.sum(axis=tuple(range(d + 1, 4))).ravel()) for d in range(4)]
             rel = set(relevant.tolist())
             for b in beam_sizes:
                 found = _beam_search(logmass, k, b)
-                top = found[:n]
-                rec[b].append(len(rel.intersection(top.tolist())) / n)
+                rec[b].append(len(rel.intersection(found[:n].tolist())) / n)
                 p1[b].append(float(int(found[0]) in rel))
-        out += [BeamResult(b, temp, float(np.mean(rec[b])), float(np.mean(p1[b]))) for b in beam_sizes]
+        out += [BeamResult(b, temp, float(np.mean(rec[b])), float(np.mean(p1[b])), k, n, mean) for b in beam_sizes]
     return out
+
+
+def beam_study(ks=(8, 12, 16), trials: int = 50, seed: int = 0) -> list[BeamResult]:
+    """The seed's setting (irrelevant ``1/k``) for each ``k`` at T = 1 and 2, and the noise
+    variant (irrelevant mean 1) at the largest ``k`` with and without sharpening (T = 0.5)."""
+    out = []
+    for k in ks:
+        out += beam_recall(k=k, temperatures=(1.0, 2.0), trials=trials, seed=seed)
+    return out + beam_recall(k=max(ks), temperatures=(1.0, 0.5), trials=trials, seed=seed, irrelevant=1.0)
 
 
 # a real index -----------------------------------------------------------------------------
@@ -171,17 +193,27 @@ def plot_stepwise(results: list[StepwiseResult], path: str) -> None:
 
 
 def plot_beam(results: list[BeamResult], path: str) -> None:
+    """Top-n recall (left) and precision@1 (right) against the beam size in units of n."""
     from pt_genret.plotting import pyplot
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for temp in sorted({r.temperature for r in results}, reverse=True):
-        rs = [r for r in results if r.temperature == temp]
-        ax.plot([r.beams for r in rs], [r.recall for r in rs], "o-", label=f"top-n recall, T={temp:g}")
-        ax.plot([r.beams for r in rs], [r.precision_at_1 for r in rs], "s:", label=f"precision@1, T={temp:g}")
+    fig, (ax, ax1) = plt.subplots(1, 2, figsize=(9, 4))
+    settings = sorted({(r.irrelevant > 0.5, r.k, r.temperature) for r in results})
+    for noisy, k, temp in settings:
+        rs = [r for r in results if (r.irrelevant > 0.5, r.k, r.temperature) == (noisy, k, temp)]
+        label = f"k={k}, T={temp:g}, " + ("noise mean 1" if noisy else "irrelevant 1/k")
+        style = "s:" if noisy else "o-"
+        ax.plot([r.beams / r.n for r in rs], [r.recall for r in rs], style, label=label)
+        ax1.plot([r.beams / r.n for r in rs], [r.precision_at_1 for r in rs], style, label=label)
     ax.axhline(0.5, color="grey", lw=0.8)
-    ax.set(xscale="log", ylim=(0, 1.05), xlabel="beam size", title="Beam search on sparse relevance")
-    ax.legend(fontsize=7)
+    ax.set(ylim=(0, 1.05), ylabel="top-n recall", title="Beam search on sparse relevance ([k]^4, n = k)")
+    ax1.set(ylim=(0, 1.05), ylabel="precision@1")
+    for a in (ax, ax1):
+        a.set_xscale("log", base=2)
+        a.set_xticks([1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8], ["1/8", "1/4", "1/2", "1", "2", "4", "8"])
+        a.minorticks_off()
+        a.set_xlabel("beam size / n")
+    ax1.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -203,35 +235,54 @@ def plot_pruning(steps: np.ndarray, path: str) -> None:
 
 
 def run_analysis(out_dir: str, index_path: str | None = None, dataset: str | None = None, split: str = "test",
-                 max_queries: int = 50, num_beams: int = 10, trials: int = 100, seed: int = 0) -> dict:
-    """Both synthetic studies, and with ``index_path`` and ``dataset`` the pruning profile of the
-    index on the dataset's judged queries: PNG plots and ``analysis.json`` under ``out_dir``."""
+                 max_queries: int = 50, num_beams: int = 10, trials: int = 100, seed: int = 0,
+                 relevance: str = "bm25", relevance_depth: int = 100, relevance_temperature: float = 1.0) -> dict:
+    """Both synthetic studies, and with ``index_path`` and ``dataset`` the concentration ``A``,
+    share ``p`` and bound ``A/p`` per query (relevance from ``relevance``: ``bm25`` or ``qrels``)
+    and the pruning profile on the dataset's judged queries: PNG plots, ``concentration.csv``
+    and ``analysis.json`` under ``out_dir``."""
     import json
     import os
 
     from pt_genret.plotting import pyplot
 
     pyplot()  # the one-line error naming the plot extra, before any work
+    if relevance not in ("bm25", "qrels"):
+        raise ValueError(f"relevance must be 'bm25' or 'qrels', not {relevance!r}")
     os.makedirs(out_dir, exist_ok=True)
     step = stepwise_error(trials=trials, seed=seed)
-    beam = beam_recall(trials=max(trials // 2, 1), seed=seed)
+    beam = beam_study(trials=max(trials // 2, 1), seed=seed)
     plot_stepwise(step, os.path.join(out_dir, "stepwise_constraints.png"))
     plot_beam(beam, os.path.join(out_dir, "beam_sparse_relevance.png"))
     report: dict = {"stepwise": [vars(r) for r in step], "beam": [vars(r) for r in beam]}
     if index_path is not None and dataset is not None:
+        from pt_genret import concentration as conc
         from pt_genret.datasets import load_dataset
         from pt_genret.index import GenIndex
 
         index = GenIndex(index_path)
         ds = load_dataset(dataset)
-        topics = ds.get_topics(split).head(max_queries)
+        table, trie = index.table(), index.trie()
         qrels = ds.get_qrels(split)
-        position = {d: i for i, d in enumerate(index.table().docnos)}
+        if relevance == "bm25":
+            dist = conc.bm25_relevance(ds, ds.get_topics(split), os.path.join(out_dir, "bm25.pisa"),
+                                       relevance_depth, relevance_temperature)
+        else:
+            dist = conc.qrels_relevance(qrels)
+        rows = conc.index_concentration(table.docnos, table.tokens, dist, eos=table.tokens[0][-1])
+        if rows:
+            conc.write_csv(rows, os.path.join(out_dir, "concentration.csv"))
+            conc.plot_concentration(rows, os.path.join(out_dir, "concentration.png"))
+            report["concentration"] = {"relevance": relevance, "depth": relevance_depth,
+                                       "temperature": relevance_temperature, **conc.summarise(rows),
+                                       "alphabet_sizes": conc.code_space_share(table.tokens, table.tokens[0][-1])[1]}
+        topics = ds.get_topics(split).head(max_queries)
+        position = {d: i for i, d in enumerate(table.docnos)}
         rel = qrels[qrels["label"] > 0].groupby("qid")["docno"].apply(list).to_dict()
         keep = [(q, t, [position[d] for d in rel.get(q, []) if d in position]) for q, t in
                 zip(topics["qid"], topics["query"])]
         keep = [k for k in keep if k[2]]
-        steps = pruning_profile(index.backbone(), index.trie(), [k[1] for k in keep], [k[2] for k in keep],
+        steps = pruning_profile(index.backbone(), trie, [k[1] for k in keep], [k[2] for k in keep],
                                 num_beams, int(index.meta["max_docid_length"]) + 1)
         plot_pruning(steps, os.path.join(out_dir, "pruning.png"))
         report["pruning"] = {"pairs": int(len(steps)), "kept": int((steps < 0).sum()),

@@ -277,13 +277,20 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     if (args.index is None) != (args.dataset is None):
         raise SystemExit("pt-genret analyze: --index and --dataset go together (the judged queries of the dataset)")
     report = run_analysis(args.output, args.index, args.dataset, args.split, args.max_queries, args.num_beams,
-                          args.trials)
+                          args.trials, relevance=args.relevance, relevance_depth=args.relevance_depth,
+                          relevance_temperature=args.relevance_temperature)
     print("step-wise constraints (first-step KL vs A/p):")
     for r in report["stepwise"]:
         print(f"  alpha={r['alpha']:<5g} p={r['p']:<5g} KL={r['kl']:.4f}  A={r['concentration']:.4f}  A/p={r['bound']:.4f}")
     print("beam search on sparse relevance (top-n recall, precision@1):")
     for r in report["beam"]:
-        print(f"  T={r['temperature']:<4g} beams={r['beams']:<4d} recall={r['recall']:.3f}  P@1={r['precision_at_1']:.3f}")
+        print(f"  k={r['k']:<3d} n={r['n']:<3d} irrelevant={r['irrelevant']:<6.3g} T={r['temperature']:<4g} "
+              f"beams={r['beams']:<4d} recall={r['recall']:.3f}  P@1={r['precision_at_1']:.3f}")
+    if "concentration" in report:
+        c = report["concentration"]
+        print(f"concentration on {args.index} ({c['relevance']} relevance, {c['queries']} queries): "
+              f"mean A={c['mean_A']:.4g} (median {c['median_A']:.4g}), log10 p={c['log10_p']:.2f}, "
+              f"log10(mean A / p)={c['log10_bound_of_mean_A']:.2f}; per query in concentration.csv")
     if "pruning" in report:
         print(f"pruning on {args.index}: {report['pruning']}")
     print(f"plots and analysis.json in {args.output}")
@@ -495,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-queries", type=int, default=50, help="judged queries measured on --index")
     a.add_argument("--num-beams", type=int, default=10, help="beam width measured on --index")
     a.add_argument("--trials", type=int, default=100, help="synthetic distributions per setting")
+    a.add_argument("--relevance", choices=["bm25", "qrels"], default="bm25",
+                   help="relevance distribution for A on --index: BM25 softmax over its top documents, or the qrels")
+    a.add_argument("--relevance-depth", type=int, default=100, help="BM25 documents per query in the distribution")
+    a.add_argument("--relevance-temperature", type=float, default=1.0, help="softmax temperature on BM25 scores")
     a.set_defaults(func=cmd_analyze)
     return parser
 
