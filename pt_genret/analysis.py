@@ -83,6 +83,7 @@ class BeamResult:
     k: int = 10
     n: int = 10  # relevant documents
     irrelevant: float = 1.0  # mean irrelevant score (the seed's setting: o(1), here 1/k)
+    lam: float = 1.0  # n = lam * k relevant documents
 
 
 def _beam_search(logmass: list[np.ndarray], k: int, beams: int) -> np.ndarray:
@@ -125,17 +126,35 @@ def beam_recall(k: int = 10, lam: float = 1.0, beam_sizes=None, temperatures=(1.
                 found = _beam_search(logmass, k, b)
                 rec[b].append(len(rel.intersection(found[:n].tolist())) / n)
                 p1[b].append(float(int(found[0]) in rel))
-        out += [BeamResult(b, temp, float(np.mean(rec[b])), float(np.mean(p1[b])), k, n, mean) for b in beam_sizes]
+        out += [BeamResult(b, temp, float(np.mean(rec[b])), float(np.mean(p1[b])), k, n, mean, lam) for b in beam_sizes]
+    return out
+
+
+def beam_small_n(ks=(8, 16), lam: float = 0.5, exponents=(0.0, 0.25, 0.5), beam_sizes=None, trials: int = 50,
+                 seed: int = 0) -> list[BeamResult]:
+    """The paper's sparse setting (arXiv 2504.09935, as far as its stored text could be read) with
+    a small ``n = λk`` (``λ < 1``, so the beam of ``n`` prunes at the first step) and irrelevant
+    scores ``o(1)`` at every scale: exponential of mean ``k^-a`` for each ``a`` in ``exponents``
+    (``a = 0``: mean 1, the edge of ``o(1)``). Relevant documents score ``k log k``, T = 1, exact
+    summed step marginals; top-``n`` recall and precision@1 against the beam size."""
+    out = []
+    for k in ks:
+        for a in exponents:
+            out += beam_recall(k=k, lam=lam, beam_sizes=beam_sizes, temperatures=(1.0,), trials=trials, seed=seed,
+                               irrelevant=float(k) ** -a)
     return out
 
 
 def beam_study(ks=(8, 12, 16), trials: int = 50, seed: int = 0) -> list[BeamResult]:
-    """The seed's setting (irrelevant ``1/k``) for each ``k`` at T = 1 and 2, and the noise
-    variant (irrelevant mean 1) at the largest ``k`` with and without sharpening (T = 0.5)."""
+    """The seed's setting (irrelevant ``1/k``) for each ``k`` at T = 1 and 2, the noise variant
+    (irrelevant mean 1) at the largest ``k`` with and without sharpening (T = 0.5), and the paper's
+    small-``n`` setting (:func:`beam_small_n`: λ = 1/2, irrelevant mean ``k^-a``, a = 0, 1/4, 1/2)
+    at the smallest and largest ``k``."""
     out = []
     for k in ks:
         out += beam_recall(k=k, temperatures=(1.0, 2.0), trials=trials, seed=seed)
-    return out + beam_recall(k=max(ks), temperatures=(1.0, 0.5), trials=trials, seed=seed, irrelevant=1.0)
+    out += beam_recall(k=max(ks), temperatures=(1.0, 0.5), trials=trials, seed=seed, irrelevant=1.0)
+    return out + beam_small_n(ks=sorted({min(ks), max(ks)}), trials=trials, seed=seed)
 
 
 # a real index -----------------------------------------------------------------------------
@@ -198,15 +217,18 @@ def plot_beam(results: list[BeamResult], path: str) -> None:
 
     plt = pyplot()
     fig, (ax, ax1) = plt.subplots(1, 2, figsize=(9, 4))
-    settings = sorted({(r.irrelevant > 0.5, r.k, r.temperature) for r in results})
-    for noisy, k, temp in settings:
-        rs = [r for r in results if (r.irrelevant > 0.5, r.k, r.temperature) == (noisy, k, temp)]
-        label = f"k={k}, T={temp:g}, " + ("noise mean 1" if noisy else "irrelevant 1/k")
-        style = "s:" if noisy else "o-"
+    key = lambda r: (r.lam < 1, r.irrelevant > 0.5, r.k, r.temperature, round(r.irrelevant, 6))
+    for small, noisy, k, temp, irr in sorted({key(r) for r in results}):
+        rs = [r for r in results if key(r) == (small, noisy, k, temp, irr)]
+        if small:
+            label, style = f"k={k}, λ={rs[0].lam:g}, irrelevant {irr:.2g}", "d--"
+        else:
+            label = f"k={k}, T={temp:g}, " + ("noise mean 1" if noisy else "irrelevant 1/k")
+            style = "s:" if noisy else "o-"
         ax.plot([r.beams / r.n for r in rs], [r.recall for r in rs], style, label=label)
         ax1.plot([r.beams / r.n for r in rs], [r.precision_at_1 for r in rs], style, label=label)
     ax.axhline(0.5, color="grey", lw=0.8)
-    ax.set(ylim=(0, 1.05), ylabel="top-n recall", title="Beam search on sparse relevance ([k]^4, n = k)")
+    ax.set(ylim=(0, 1.05), ylabel="top-n recall", title="Beam search on sparse relevance ([k]^4, n = λk)")
     ax1.set(ylim=(0, 1.05), ylabel="precision@1")
     for a in (ax, ax1):
         a.set_xscale("log", base=2)

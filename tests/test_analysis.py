@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pt_genret.analysis import beam_recall, stepwise_error
+from pt_genret.analysis import beam_recall, beam_small_n, stepwise_error
 from pt_genret.cli import main
 
 
@@ -39,6 +39,17 @@ def test_noise_variant_loses_relevant_prefixes_and_flattening_hurts():
     assert noisy[0].recall < 0.9 and noisy[1].recall == 1.0  # sharpening (T < 1) recovers them
     flat = beam_recall(k=8, beam_sizes=(8,), temperatures=(4.0,), trials=10, seed=0)
     assert flat[0].recall < 0.8  # T > 1: the irrelevant mass competes again
+
+
+def test_paper_small_n_setting_does_not_give_one_half_with_o1_irrelevant_scores():
+    # arXiv 2504.09935's sparse setting read with small n (n = k/2, so the beam of n prunes at the
+    # first step) and irrelevant means k^-a: precision@1 is perfect, but recall at a beam of n is
+    # well above 0.5 once the irrelevant scores are o(1) (a = 1/2), and near 0.5 only at mean 1
+    res = beam_small_n(ks=(8,), exponents=(0.0, 0.5), beam_sizes=(4,), trials=20, seed=0)
+    mean1, small = res
+    assert small.n == 4 and small.lam == 0.5 and small.irrelevant == pytest.approx(8 ** -0.5)
+    assert small.precision_at_1 == 1.0 and small.recall > 0.85
+    assert mean1.recall < 0.6 and mean1.precision_at_1 >= 0.9
 
 
 def test_concentration_a_and_p_on_a_toy_index():
