@@ -421,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_option(u)
     u.set_defaults(func=cmd_update)
 
-    r = add("remove", help="stop retrieving documents (their docids leave the trie)")
+    r = add("remove", help="stop retrieving documents (docid indexes: their docids leave the trie; "
+                         "n-gram indexes: they are masked out); the model is unchanged")
     r.add_argument("index", help="the index folder")
     r.add_argument("docnos", nargs="+", help="the documents to remove")
     _wait_option(r)

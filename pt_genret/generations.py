@@ -24,18 +24,18 @@ EDIT_DIR = "edit"  # model-editing state (see pt_genret.updates.base.edit_dir)
 
 
 def write_generation(writer: storage.IndexWriter, old: IndexReader, meta: dict, backbone=None, table=None,
-                     trie=None, scheme=None, views=None, new_queries: pd.DataFrame | None = None, keep_edit: bool = True,
+                     constraint=None, scheme=None, new_queries: pd.DataFrame | None = None, keep_edit: bool = True,
                      save_state: Callable[[str], None] | None = None) -> str:
     """Publish the generation after ``old`` (read under ``writer``'s lock) with ``meta``: given
-    parts are saved, every other file is shared with ``old``. Returns the new folder."""
+    parts are saved (``constraint``: a :class:`~pt_genret.constraints.base.Constraint`, saved
+    where it says), every other file is shared with ``old``. Returns the new folder."""
     base = old.folder
 
     def write(tmp: str) -> None:
-        for name, part in (("model", backbone), ("docids.jsonl", table), ("trie.npz", trie), ("ngrams", views),
-                         ("scheme", scheme)):
+        for name, part in (("model", backbone), ("docids.jsonl", table), (None, constraint), ("scheme", scheme)):
             if part is not None:
-                part.save(os.path.join(tmp, name))
-                stage(f"write:{name}")
+                part.save(tmp if name is None else os.path.join(tmp, name))
+                stage(f"write:{name or part.location}")
         if new_queries is not None:
             target = os.path.join(tmp, PSEUDO_QUERIES)
             if os.path.exists(os.path.join(base, PSEUDO_QUERIES)):

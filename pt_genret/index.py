@@ -10,6 +10,7 @@ Layout (see :mod:`pt_genret.storage.folder` for generations, the writer lock and
       docids.jsonl          docno → docid string → token ids
       trie.npz              prefix trie over the docid tokens (docid schemes)
       ngrams/<view>.npz     suffix arrays of each view's texts (n-gram schemes: SEAL, MINDER)
+      ngrams/_removed.npz   which documents of an n-gram index were removed
       scheme/               the fitted docid scheme (JSON + numeric arrays)
       pseudo_queries.jsonl  the documents' pseudo-queries and indexing-example texts (replayed or preserved by updates)
       heldout_queries.jsonl pseudo-queries held out of training for validation (docno, query)
@@ -36,21 +37,23 @@ import pyterrier as pt
 from pt_genret import distributed, storage
 from pt_genret.storage.faults import stage
 from pt_genret.backbone import Backbone, create_backbone, default_device
+from pt_genret.constraints.base import Constraint
+from pt_genret.constraints.prefix import TrieConstraint
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable, get_scheme
 from pt_genret.docids.spelling import spell_unique
 from pt_genret.documents import collect_documents, full_texts
-from pt_genret.ngram_views import build_views, ngram_examples, save_views, tokenise_views, view_markers
 from pt_genret.queries import get_query_generator
 from pt_genret.distillation import RankingTargets
 from pt_genret.docid_head import HEADS
 from pt_genret.instructions import (check_instruction, instruct_pseudo_queries, instruct_topics, row_instructions,
                                     with_instruction)
+from pt_genret.registry import CONSTRAINTS
 from pt_genret.reader import FORMAT_VERSION, REQUIRED_FILES, IndexReader
 from pt_genret.retriever import GenRetriever
 from pt_genret.saved_queries import (HELD_OUT, PSEUDO_QUERIES, read_pseudo_queries, read_saved_examples,
                                      write_pseudo_queries)
-from pt_genret.training import Budget, TrainConfig, build_examples, seed_everything, train
+from pt_genret.training import Budget, TrainConfig, seed_everything, train
 from pt_genret.updates.updater import GenUpdater, remove_documents
 from pt_genret.validation import DecodingValidator, hold_out, plot_curve
 
@@ -83,8 +86,9 @@ class GenIndex(IndexReader, pt.Artifact, pt.Indexer):
                           num_pseudo_queries=num_pseudo_queries, device=device, wait=wait, **method_options)
 
     def remove(self, docnos: Iterable[str], wait: bool | float = False) -> "GenIndex":
-        """Stop retrieving these documents: their docids leave the trie (the model is unchanged).
-        Writes a new generation; returns the index."""
+        """Stop retrieving these documents through the index's constraint (their docids leave
+        the trie; an n-gram index masks them out); the model is unchanged. Writes a new
+        generation; returns the index."""
         remove_documents(self, docnos, wait=wait)
         return self
 
@@ -231,38 +235,20 @@ class GenIndexer(pt.Indexer):
             backbone = create_backbone(self.backbone_name, corpus_texts=full_texts(docs), seed=seed,
                                        device=self.device, **self.backbone_options)
         generator = get_query_generator(self.query_generator, self.num_pseudo_queries, seed)
-        if scheme.kind == "ngrams":
-            markers = view_markers(backbone, len(scheme.views))
-            if generator is not None:
-                docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
-            view_tokens = tokenise_views(backbone, scheme.view_texts(docs))
-            views = build_views(view_tokens, markers, backbone.vocab_size)
-            docnos = docs["docno"].tolist()
-            table = DocIdTable(docnos, docnos, [[] for _ in docnos])
-            examples = ngram_examples(docs, view_tokens, markers, backbone, scheme.span_length, seed,
-                                      topics=topics, qrels=self.train_qrels)
-            extra = {"views": list(scheme.views), "view_markers": markers, "max_docid_length": scheme.span_length}
-            save_constraint = lambda folder: save_views(os.path.join(folder, "ngrams"), views)  # noqa: E731
-        else:
-            docids = scheme.assign(docs)
-            if scheme.kind == "codes":
-                backbone.ensure_codes(scheme.num_codes())
-            docids, tokens = spell_unique(scheme, backbone, docids)
-            if self.output_head == "docid":
-                backbone.set_docid_head({t for ts in tokens for t in ts})
-            table = DocIdTable(docs["docno"].tolist(), docids, tokens)
-            trie = PrefixTrie.build(tokens, backbone.vocab_size)
-            if generator is not None:
-                docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
-            examples = build_examples(docs, dict(zip(table.docnos, table.tokens)),
-                                      topics=topics, qrels=self.train_qrels)
-            extra = {"max_docid_length": max(len(t) for t in table.tokens)}
-            save_constraint = lambda folder: trie.save(os.path.join(folder, "trie.npz"))  # noqa: E731
+        constraint_cls = CONSTRAINTS[scheme.constraint]
+        table = constraint_cls.identify(docs, backbone, scheme)
+        if self.output_head == "docid" and any(table.tokens):  # n-gram indexes have no docid tokens
+            backbone.set_docid_head({t for ts in table.tokens for t in ts})
+        if generator is not None:  # before the constraint: MINDER's query view reads the pseudo-queries
+            docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
+        constraint = constraint_cls.build(docs, table, backbone, scheme)
+        examples = constraint.examples(docs, table, backbone, scheme, seed, topics=topics, qrels=self.train_qrels)
+        extra = {**constraint.meta(), "max_docid_length": constraint.max_length(table, scheme)}
+        trie = constraint.trie if isinstance(constraint, TrieConstraint) else None  # validation decodes over it
         storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs)))
         checkpoints = os.path.abspath(path) + ".training"
         counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
-        examples, budget = self._budget(examples, table, trie if scheme.kind != "ngrams" else None,
-                                        extra["max_docid_length"] + 1, started)
+        examples, budget = self._budget(examples, table, trie, extra["max_docid_length"] + 1, started)
         ranking = None
         if self.teacher is not None and scheme.kind != "ngrams":
             teacher_started = time.time()
@@ -302,7 +288,7 @@ class GenIndexer(pt.Indexer):
             "built_with": storage.versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        writer.publish(meta, lambda tmp: _save(tmp, meta, backbone, table, save_constraint, scheme, docs,
+        writer.publish(meta, lambda tmp: _save(tmp, meta, backbone, table, constraint, scheme, docs,
                                                self._held_out))
 
     def _budget(self, examples: list, table: DocIdTable, trie: PrefixTrie | None, max_steps: int,
@@ -378,12 +364,12 @@ def _disk_need(backbone: Backbone, num_docs: int) -> int:
     return 6 * weights + 2048 * num_docs + (1 << 20)
 
 
-def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, save_constraint,
+def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, constraint: Constraint,
           scheme: DocIdScheme, docs: pd.DataFrame, held_out: pd.DataFrame | None = None) -> None:
     backbone.save(os.path.join(folder, "model"))
     stage("write:model")
     table.save(os.path.join(folder, "docids.jsonl"))
-    save_constraint(folder)  # trie.npz, or ngrams/<view>.npz
+    constraint.save(folder)  # trie.npz, or ngrams/<view>.npz
     stage("write:constraint")
     scheme.save(os.path.join(folder, "scheme"))
     if "querygen" in docs.columns:

@@ -14,9 +14,11 @@ from typing import Any, Callable, TypeVar
 from pt_genret import __version__
 from pt_genret import storage
 from pt_genret.backbone import Backbone
+from pt_genret.constraints.base import Constraint
 from pt_genret.constraints.trie import PrefixTrie
 from pt_genret.docids import DocIdScheme, DocIdTable, load_scheme
-from pt_genret.ngram_views import NgramView, load_views
+from pt_genret.ngram_views import NgramView
+from pt_genret.registry import CONSTRAINTS
 
 FORMAT_VERSION = 2  # 2: generation folders and a pointer in pt_meta.json; 1: files in the index folder
 READABLE_VERSIONS = (1, 2)
@@ -117,32 +119,46 @@ class IndexReader:
         return table
 
     @property
+    def constraint_name(self) -> str:
+        """The name of the index's constraint in :data:`pt_genret.registry.CONSTRAINTS`: as recorded
+        in ``pt_meta.json``, else (indexes written before it was recorded) from the scheme's kind."""
+        meta = self.meta
+        return meta.get("constraint") or ("ngrams" if meta.get("scheme_kind") == "ngrams" else "trie")
+
+    @property
     def is_ngram(self) -> bool:
         """Whether documents are identified by their n-grams (SEAL, MINDER) rather than by a docid."""
-        return self.meta.get("scheme_kind") == "ngrams"
+        return self.constraint_name == "ngrams"
+
+    def constraint(self) -> Constraint:
+        """What decoding is constrained by (:mod:`pt_genret.constraints.base`), loaded by its recorded name."""
+        name = CONSTRAINTS.check(self.constraint_name)
+
+        def load() -> Constraint:
+            folder = self.file()
+            try:
+                constraint = CONSTRAINTS[name].load(folder, self.meta)
+            except FileNotFoundError as e:
+                raise FileNotFoundError(f"GR index {self.path!r} is incomplete: {e}; {REBUILD}") from None
+            if constraint.num_docs != len(self.table()):
+                raise ValueError(f"{CONSTRAINTS[name].location} indexes {constraint.num_docs} documents, "
+                                 f"docids.jsonl has {len(self.table())}")
+            return constraint
+
+        return self._part("constraint", CONSTRAINTS[name].location, load)
 
     def trie(self) -> PrefixTrie:
-        if self.is_ngram:
-            raise ValueError(f"{self.path!r} is an n-gram index ({self.meta['scheme']}): it has views, not a docid trie")
-
-        def load() -> PrefixTrie:
-            path = self.file("trie.npz")
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"GR index {self.path!r} is incomplete: missing trie.npz; {REBUILD}")
-            trie = PrefixTrie.load(path)
-            if len(trie.leaf_of_doc) != len(self.table()):
-                raise ValueError(f"trie.npz indexes {len(trie.leaf_of_doc)} documents, docids.jsonl has "
-                                 f"{len(self.table())}")
-            return trie
-
-        return self._part("trie", "trie.npz", load)
+        """The prefix trie of a docid index."""
+        if self.constraint_name != "trie":
+            raise ValueError(f"{self.path!r} is {CONSTRAINTS[self.constraint_name].description} "
+                             f"({self.meta['scheme']}): it has no docid trie")
+        return self.constraint().trie
 
     def views(self) -> list[NgramView]:
         """The n-gram views of a SEAL/MINDER index (one suffix array per view)."""
-        if not self.is_ngram:
+        if self.constraint_name != "ngrams":
             raise ValueError(f"{self.path!r} identifies documents by docids ({self.meta['scheme']}), not n-grams")
-        return self._part("views", "ngrams/", lambda: load_views(self.file("ngrams"), self.meta["views"],
-                                                                 self.meta["view_markers"]))
+        return self.constraint().views
 
     def scheme(self) -> DocIdScheme:
         return self._part("scheme", "scheme/", lambda: load_scheme(self.file("scheme")))

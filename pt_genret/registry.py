@@ -89,10 +89,11 @@ SCHEMES = Registry("docid scheme", {
     "generated": "pt_genret.docids.generated:GeneratedScheme",  # ZeroGR: a 6-8 word keyword sentence per document
 })
 
-# what a decoder decodes over: a prefix trie of docids, or the suffix arrays of n-gram views
+# what a decoder decodes over (pt_genret.constraints.base.Constraint): a prefix trie of docids,
+# or the suffix arrays of n-gram views; pt_meta.json records the name under "constraint"
 CONSTRAINTS = Registry("constraint", {
-    "trie": "pt_genret.constraints.trie:PrefixTrie",
-    "ngrams": "pt_genret.ngram_views:NgramView",
+    "trie": "pt_genret.constraints.prefix:TrieConstraint",
+    "ngrams": "pt_genret.constraints.views:NgramConstraint",  # SEAL, MINDER
 })
 
 UPDATE_METHODS = Registry("update method", {

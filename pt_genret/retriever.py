@@ -12,9 +12,12 @@ PyTerrier's ``docid`` column, which PyTerrier and its plugins read as an integer
 their own index (a first stage's ``docid`` passes through a re-ranking untouched). Frames are
 built as pyterrier_dr builds them: ``pta.DataFrameBuilder(...).to_df(inp)``.
 
-Over an n-gram index (SEAL, MINDER) the model writes n-grams instead, ``score`` is SEAL's
-aggregated n-gram weight, and an ``ngrams`` column lists the generated n-grams each document
-was scored by; re-ranking scores candidates by the same aggregation (0 when none matches).
+Retrieval and re-ranking both go through the index's constraint
+(:meth:`~pt_genret.reader.IndexReader.constraint`, :mod:`pt_genret.constraints.base`), with the
+given decoder or the constraint's default. Over an n-gram index (SEAL, MINDER) the model writes
+n-grams instead, ``score`` is SEAL's aggregated n-gram weight, and the constraint's extra
+``ngrams`` column lists the generated n-grams each document was scored by; re-ranking scores
+candidates by the same aggregation (0 when none matches).
 """
 from __future__ import annotations
 
@@ -26,14 +29,15 @@ import pyterrier as pt
 import pyterrier_alpha as pta
 
 from pt_genret import distributed
-from pt_genret.decoding import get_decoder, score_candidates
-from pt_genret.decoding.protocol import DEFAULT_DECODERS, constraint_of
+from pt_genret.decoding import get_decoder
 from pt_genret.instructions import check_instruction, instructed_queries
 from pt_genret.reader import IndexReader
 
 DOCID_COLUMN = "gr_docid"  # the generated identifier; PyTerrier's ``docid`` is an integer row id
 RESULT_COLUMNS = ["docno", "score", "rank", DOCID_COLUMN, "decoder"]  # added to the input's columns
 OUTPUT_COLUMNS = ["qid", "query", *RESULT_COLUMNS]
+# the decoder by default: the trie's; over an index with another constraint, that constraint's default
+DEFAULT_DECODER = "beam"
 
 
 class GenRetriever(pt.Transformer):
@@ -56,8 +60,8 @@ class GenRetriever(pt.Transformer):
             overrides it row by row; default: the instruction recorded in the index, if any.
     """
 
-    def __init__(self, index: IndexReader | str, num_results: int = 100, decoder="beam", num_beams: int | None = None,
-                 batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None,
+    def __init__(self, index: IndexReader | str, num_results: int = 100, decoder=DEFAULT_DECODER,
+                 num_beams: int | None = None, batch_size: int = 8, verbose: bool = False, decoder_options: dict | None = None,
                  instruction: str | None = None) -> None:
         self.index = index if isinstance(index, IndexReader) else IndexReader(index)
         self.instruction = check_instruction(instruction)
@@ -87,31 +91,16 @@ class GenRetriever(pt.Transformer):
         """
         if k >= self.num_results or not (is_dataclass(self.decoder) and hasattr(self.decoder, "num_beams")):
             return None
-        if self.index.built() and self.index.is_ngram:
-            decoder = self._ngram_decoder()  # its n-grams do not depend on the number of results
-        else:
-            decoder = replace(self.decoder, num_beams=self.decoder.num_beams or self.num_results)
+        decoder = self._decoder() if self.index.built() else self.decoder
+        decoder = replace(decoder, num_beams=decoder.num_beams or self.num_results)
         return GenRetriever(self.index, num_results=k, decoder=decoder, batch_size=self.batch_size,
                             verbose=self.verbose, instruction=self.instruction)
 
-    def _ngram_decoder(self):
-        """The decoder for an n-gram index: ``ngram`` by default, refusing trie decoders."""
-        if constraint_of(self.decoder) == "ngrams":
-            return self.decoder
-        if isinstance(self._decoder_arg, str) and self._decoder_arg in DEFAULT_DECODERS.values():
-            return get_decoder(DEFAULT_DECODERS["ngrams"], **self._decoder_options)
-        raise ValueError(f"decoder {getattr(self.decoder, 'name', self.decoder)!r} decodes docids over a trie; "
-                         f"{self.index.path!r} is an n-gram index: use decoder='ngram'")
-
-    def _ngram_results(self, queries: list[str], num_results: int) -> list[list]:
-        backbone, views, decoder = self.index.backbone(), self.index.views(), self._ngram_decoder()
-        return distributed.in_batches(lambda batch: decoder.decode(backbone, views, batch, num_results), queries,
-                                      self.batch_size, desc="GenRetriever (n-grams)", verbose=self.verbose)
-
-    def _ngram_strings(self, ngrams) -> list[str]:
-        tok, views = self.index.backbone().tokenizer, self.index.views()
-        prefix = len(views) > 1
-        return [(f"{views[g.view].name}: " if prefix else "") + tok.decode(list(g.tokens)) for g in ngrams]
+    def _decoder(self):
+        """The decoder over the index's constraint: the given one, or the constraint's default
+        when a default decoder was named (``"beam"`` over an n-gram index decodes with ``"ngram"``)."""
+        return self.index.constraint().decoder_for(self.decoder, self._decoder_arg == DEFAULT_DECODER,
+                                                   self._decoder_options, where=repr(self.index.path))
 
     def model_queries(self, frame: pd.DataFrame) -> list[str]:
         """What the model reads for each row: ``instruction ⊕ query`` (the row's instruction, else
@@ -137,45 +126,34 @@ class GenRetriever(pt.Transformer):
             raise ValueError(f"duplicate qid {topics['qid'][dup].iloc[0]!r} in the query frame: one row per query")
         if len(topics) == 0:
             return _builder().to_df(topics)
-        if self.index.is_ngram:
-            return self._retrieve_ngrams(topics)
-        if constraint_of(self.decoder) != "trie":
-            raise ValueError(f"decoder {self.decoder.name!r} writes n-grams; {self.index.path!r} has docids "
-                             f"({self.index.meta['scheme']}): use a trie decoder such as 'beam'")
-        backbone, trie, table = self.index.backbone(), self.index.trie(), self.index.table()
+        constraint, decoder = self.index.constraint(), self._decoder()
+        backbone, table = self.index.backbone(), self.index.table()
         max_steps = int(self.index.meta["max_docid_length"]) + 1
-        name = getattr(self.decoder, "name", type(self.decoder).__name__)
-        queries = self.model_queries(topics)
-        out = _builder()
+        name = getattr(decoder, "name", type(decoder).__name__)
+        out, extras = _builder(), {c: [] for c in constraint.columns}
         # across processes (accelerate launch) the batches are shared out and every process gets
         # every query's results, in the input's order
-        found = distributed.in_batches(lambda batch: self.decoder.decode(backbone, trie, batch, self.num_results,
-                                                                         max_steps),
-                                       queries, self.batch_size, desc="GenRetriever", verbose=self.verbose)
-        for i, res in enumerate(found):
-            if res:
-                _extend(out, i, [table.docnos[d] for d, _ in res], [s for _, s in res],
-                        [table.docids[d] for d, _ in res], name)
-        return out.to_df(topics)
-
-    def _retrieve_ngrams(self, topics: pd.DataFrame) -> pd.DataFrame:
-        table = self.index.table()
-        name = self._ngram_decoder().name
-        out, ngrams = _builder(), []
-        results = self._ngram_results(self.model_queries(topics), self.num_results)
-        for i, res in enumerate(results):
-            if res:
-                _extend(out, i, [table.docnos[d] for d, _, _ in res], [s for _, s, _ in res],
-                        [table.docids[d] for d, _, _ in res], name)
-                ngrams.extend(self._ngram_strings(g) for _, _, g in res)
+        found = distributed.in_batches(lambda batch: constraint.decode(decoder, backbone, batch, self.num_results,
+                                                                       max_steps),
+                                       self.model_queries(topics), self.batch_size, desc="GenRetriever",
+                                       verbose=self.verbose)
+        for i, hits in enumerate(found):
+            if hits:
+                _extend(out, i, [table.docnos[d] for d, _, _ in hits], [s for _, s, _ in hits],
+                        [table.docids[d] for d, _, _ in hits], name)
+                for column, values in extras.items():
+                    values.extend(extra[column] for _, _, extra in hits)
         frame = out.to_df(topics)
-        frame["ngrams"] = pd.Series(ngrams, dtype=object, index=frame.index)  # rows in the order extended
+        for column, values in extras.items():  # rows in the order extended
+            frame[column] = pd.Series(values, dtype=object, index=frame.index)
         return frame
 
     def rerank(self, results: pd.DataFrame) -> pd.DataFrame:
+        """Score the given candidates of each query (through the index's constraint); never adds documents."""
         if len(results) == 0:
             return results.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int),
                                   **{DOCID_COLUMN: pd.Series(dtype=object)})
+        constraint, decoder = self.index.constraint(), self._decoder()
         backbone, table = self.index.backbone(), self.index.table()
         results = results.assign(qid=results["qid"].astype(str), docno=results["docno"].astype(str))
         unknown = [d for d in results["docno"].unique() if d not in table]
@@ -184,36 +162,24 @@ class GenRetriever(pt.Transformer):
                              f"e.g. {unknown[:3]}; re-rank candidates from the same corpus")
         out = results.copy()
         texts = self.model_queries(out)
-        scores = np.zeros(len(out))
-        groups = out.groupby(["qid", "query"], sort=False).indices
-        if self.index.is_ngram:
-            return self._rerank_ngrams(out, groups, texts)
-        items = list(groups.values())
+        rows = [table.index_of(d) for d in out["docno"]]
+        items = list(out.groupby(["qid", "query"], sort=False).indices.values())
 
         def score(part: list) -> list:
-            return [score_candidates(backbone, texts[idx[0]], [table.tokens[table.index_of(d)]
-                                                               for d in out["docno"].values[idx]]) for idx in part]
+            return constraint.score(decoder, backbone, [texts[idx[0]] for idx in part],
+                                    [[rows[i] for i in idx] for idx in part], table)
 
-        for idx, s in zip(items, distributed.in_batches(score, items, 1, desc="GenRetriever re-rank",
-                                                          verbose=self.verbose, unit="query")):
-            scores[idx] = s
+        scores, extras = np.zeros(len(out)), {c: [None] * len(out) for c in constraint.columns}
+        for idx, scored in zip(items, distributed.in_batches(score, items, self.batch_size, desc="GenRetriever re-rank",
+                                                             verbose=self.verbose, unit="query")):
+            for i, (s, extra) in zip(idx, scored):
+                scores[i] = s
+                for column in extras:
+                    extras[column][i] = extra[column]
         out["score"] = scores
-        out[DOCID_COLUMN] = [table.docids[table.index_of(d)] for d in out["docno"]]
-        return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
-
-    def _rerank_ngrams(self, out: pd.DataFrame, groups: dict, texts: list[str]) -> pd.DataFrame:
-        """Candidates scored by the aggregated weight of the n-grams generated for their query."""
-        table = self.index.table()
-        keys = list(groups)
-        found = self._ngram_results([texts[groups[key][0]] for key in keys], num_results=len(table))
-        scores, ngrams = np.zeros(len(out)), [[] for _ in range(len(out))]
-        for (qid, query), res in zip(keys, found):
-            by_doc = {table.docnos[d]: (s, g) for d, s, g in res}
-            for i in groups[(qid, query)]:
-                s, g = by_doc.get(out["docno"].values[i], (0.0, []))
-                scores[i], ngrams[i] = s, self._ngram_strings(g)
-        out["score"], out["ngrams"] = scores, ngrams
-        out[DOCID_COLUMN] = out["docno"]
+        for column, values in extras.items():
+            out[column] = values
+        out[DOCID_COLUMN] = [table.docids[i] for i in rows]
         return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
 
 

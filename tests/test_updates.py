@@ -442,5 +442,24 @@ def test_ngram_indexes_take_new_documents(tmp_path, scheme):
     assert 7 in view.index.documents(word)  # the new document's text is an n-gram of the view
     res = GenRetriever(new, num_results=8, verbose=False)(pd.DataFrame({"qid": ["q"], "query": [NEW[1]["text"]]}))
     assert set(res["docno"]) <= {d["docno"] for d in OLD[:6] + NEW[:2]}
-    with pytest.raises(ValueError, match="n-gram index"):
-        new.remove([OLD[0]["docno"]])
+
+
+@pytest.mark.parametrize("scheme", ["ngrams", "multiview"])
+def test_ngram_indexes_remove_documents(tmp_path, scheme):
+    """Removing from an n-gram index masks the documents out of retrieval (their n-grams stay in
+    the suffix arrays); the mask survives reopening and a later update, and removing twice fails."""
+    index = build_tiny_index(tmp_path / "seal.gr", OLD[:6], scheme=scheme, epochs=1)
+    queries = pd.DataFrame({"qid": [d["docno"] for d in OLD[:6]], "query": [d["title"] for d in OLD[:6]]})
+    gone = [OLD[0]["docno"], OLD[3]["docno"]]
+    assert set(GenRetriever(index, num_results=6)(queries)["docno"]) & set(gone)  # retrieved before
+    index.remove(gone)
+    assert len(index) == 4 and index.meta["generations"][-1]["docs_removed"] == 2
+    reopened = GenIndex(index.path)
+    assert reopened.constraint().live_docs().tolist() == [d["docno"] not in gone for d in OLD[:6]]
+    res = GenRetriever(reopened, num_results=6)(queries)
+    assert len(res) and not set(res["docno"]) & set(gone)
+    with pytest.raises(ValueError, match="already removed"):
+        reopened.remove(gone[:1])
+    new = reopened.updater(method="incremental", epochs=1, verbose=False).index(NEW[:1])
+    assert len(new) == 5 and new.constraint().num_docs == 7
+    assert not set(GenRetriever(new, num_results=7)(queries)["docno"]) & set(gone)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pt_genret.decoding.beam import ConstrainedBeamSearch, sharpened
 from pt_genret.decoding.ngram_search import NgramBeamSearch
-from pt_genret.decoding.protocol import Decoder, constraint_of
+from pt_genret.decoding.protocol import Decoder
 from pt_genret.decoding.sampling import AnnealedSampling
 from pt_genret.decoding.scoring import score_candidates
 from pt_genret.decoding.transforms import StepTransform, Temperature, apply_transforms
@@ -22,4 +22,4 @@ def get_decoder(decoder: str | Any = "beam", **kwargs) -> Any:
 
 
 __all__ = ["DECODERS", "AnnealedSampling", "ConstrainedBeamSearch", "Decoder", "NgramBeamSearch", "StepTransform",
-           "Temperature", "apply_transforms", "constraint_of", "get_decoder", "score_candidates", "sharpened"]
+           "Temperature", "apply_transforms", "get_decoder", "score_candidates", "sharpened"]

@@ -31,6 +31,8 @@ class DocIdScheme(ABC):
 
     name: ClassVar[str]
     kind: ClassVar[Literal["codes", "text", "ngrams"]]
+    #: what decoding over its identifiers is constrained by (a name in :data:`pt_genret.registry.CONSTRAINTS`)
+    constraint: ClassVar[str] = "trie"
 
     seed: int = option(42)
     fitted: bool = field(default=False, init=False, repr=False)

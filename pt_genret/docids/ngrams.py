@@ -30,6 +30,7 @@ class NgramScheme(DocIdScheme):
 
     name = "ngrams"
     kind = "ngrams"
+    constraint = "ngrams"
     views: ClassVar[tuple[str, ...]] = ("text",)
 
     span_length: int = option(10, positive=True)

@@ -1,9 +1,11 @@
 """Adding and removing documents: each change writes a new *generation* of the index.
 
 :class:`GenUpdater` (a ``pt.Indexer``) gives new documents docids with the index's fitted
-scheme, inserts them into the trie, writes their pseudo-queries with the generator the index
-was built with, lets an update method change the model, and writes the result as a new
-generation at the same path. :func:`remove_documents` only disallows docids in the trie.
+scheme and adds them to the index's constraint (:mod:`pt_genret.constraints.base`: the docid
+trie, or the suffix arrays of an n-gram index's views), writes their pseudo-queries with the
+generator the index was built with, lets an update method change the model, and writes the
+result as a new generation at the same path. :func:`remove_documents` only tells the
+constraint to stop returning documents (the model is unchanged).
 
 Each change holds the index's writer lock from start to end (a second writer fails at once,
 or waits when asked), reads the current generation under it, and publishes the next one in one
@@ -13,7 +15,6 @@ hard-linked (or copied) from the previous generation.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Iterable
 
@@ -22,18 +23,13 @@ import pandas as pd
 import pyterrier as pt
 
 from pt_genret import storage
-from pt_genret.backbone import Backbone
-from pt_genret.constraints.trie import PrefixTrie
-from pt_genret.docids import DocIdTable
-from pt_genret.docids.spelling import spell_unique
 from pt_genret.documents import collect_documents
 from pt_genret.generations import generation_record, write_generation
 from pt_genret.instructions import instruct_pseudo_queries, with_instruction
-from pt_genret.ngram_views import extend_views, ngram_examples, replay_targets, tokenise_views
 from pt_genret.queries import get_query_generator
 from pt_genret.reader import IndexReader
 from pt_genret.saved_queries import read_saved_examples
-from pt_genret.training import TrainConfig, build_examples, seed_everything
+from pt_genret.training import TrainConfig, seed_everything
 from pt_genret.updates.base import UpdateContext, UpdateMethod
 
 
@@ -114,24 +110,25 @@ class GenUpdater(pt.Indexer):
         return self.target
 
     def _update(self, docs: pd.DataFrame, writer: storage.IndexWriter) -> None:
+        """Identify the new documents, add them to the index's constraint (a trie's docids, or
+        every n-gram view's suffix array), let the method change the model on their examples
+        (replaying or preserving the live old documents'), and write the next generation."""
         old = IndexReader(self.target.path, device=self.device, verbose=self.verbose)  # read under the lock
         meta = old.meta
-        constraint = "ngrams" if old.is_ngram else "trie"
-        if constraint not in self.method.constraints:
+        constraint = old.constraint()
+        if constraint.name not in self.method.constraints:
             from pt_genret.registry import UPDATE_METHODS
 
-            able = [n for n in UPDATE_METHODS.names() if constraint in UPDATE_METHODS[n].constraints]
-            raise ValueError(f"{old.path!r} is an n-gram index ({meta['scheme']}): update method {self.method.name!r} "
-                             f"edits docids through a trie; use one of {', '.join(able)}")
+            able = [n for n in UPDATE_METHODS.names() if constraint.name in UPDATE_METHODS[n].constraints]
+            raise ValueError(f"{old.path!r} is {constraint.description} ({meta['scheme']}): update method "
+                             f"{self.method.name!r} cannot update its {constraint.name!r} constraint; "
+                             f"use one of {', '.join(able)}")
         table = old.table()
         present = [d for d in docs["docno"] if d in table]
         if present:
             raise ValueError(f"{len(present)} new document(s) have docnos already in the index {old.path!r} "
                              f"(e.g. {present[:3]}); a removed document keeps its docno, so use new docnos")
-        if old.is_ngram:
-            return self._update_ngrams(docs, writer, old, table)
-        trie = old.trie()
-        live_before = _live(trie)
+        live_before = constraint.live_docs()
         if not live_before.any():
             raise ValueError(f"every document of {old.path!r} was removed: an update has nothing to preserve or "
                              "replay; build a new index from the new documents (pt-genret index)")
@@ -144,79 +141,37 @@ class GenUpdater(pt.Indexer):
 
         backbone = old.backbone()  # this reader's own copy: the method edits it in place
         scheme = old.scheme()
-        docids = scheme.assign(docs, taken=table.docids)
-        if scheme.kind == "codes":  # after assign: new documents may need new code tokens
-            backbone.ensure_codes(scheme.num_codes())
-        docids, tokens = spell_unique(scheme, backbone, docids, taken={tuple(t) for t in table.tokens})
-        backbone.grow_head({t for ts in tokens for t in ts})  # new documents may bring new docid tokens
-        trie = _grow(trie, backbone.vocab_size, table)
-        trie.insert(tokens)
-        new_table = table.extend(docs["docno"].tolist(), docids, tokens)
-
+        new_table = constraint.identify(docs, backbone, scheme, table)
+        new_tokens = dict(zip(new_table.docnos[len(table):], new_table.tokens[len(table):]))
+        backbone.grow_head({t for ts in new_tokens.values() for t in ts})  # new documents may bring new docid tokens
         if generator is not None:  # instructed as the build was: each document's instruction, else the index's
             instruction = meta.get("instruction")
             docs = instruct_pseudo_queries(generator.transform(with_instruction(docs, instruction)), instruction)
-        new_tokens = dict(zip(docs["docno"], tokens))
+        target_of = constraint.target_of(table, backbone, scheme)  # of the old documents, before the change
+        grown = constraint.add(docs, new_table, backbone, scheme)
         old_tokens = {table.docnos[i]: table.tokens[i] for i in np.flatnonzero(live_before)}
         old_queries, old_texts = (frame[frame["docno"].isin(old_tokens.keys())].reset_index(drop=True)
                                   for frame in read_saved_examples(old.folder))  # of the live old documents
         ctx = UpdateContext(path=old.folder, meta=meta, backbone=backbone, new_docs=docs, new_tokens=new_tokens,
-                            new_examples=build_examples(docs, new_tokens), old_queries=old_queries, old_texts=old_texts,
-                            old_tokens=old_tokens, train_config=update_train_config(meta), seed=self.seed,
-                            verbose=self.verbose)
+                            new_examples=grown.examples(docs, new_table, backbone, scheme, self.seed),
+                            old_queries=old_queries, old_texts=old_texts, old_tokens=old_tokens,
+                            train_config=update_train_config(meta), seed=self.seed, verbose=self.verbose,
+                            target_of=target_of)
         prepared = time.time()
         info = self.method.update(ctx)
         seconds = time.time() - started
 
         record = generation_record(meta, self.method.name, self.method.options(), len(docs), 0, seconds, self.seed,
-                                   len(trie), info)
-        record["prepare_seconds"] = round(prepared - started, 3)  # model load, docids, trie, pseudo-queries
+                                   len(grown), info)
+        record["prepare_seconds"] = round(prepared - started, 3)  # model load, docids, constraint, pseudo-queries
         record["num_pseudo_queries"] = num_queries if generator is not None else 0
-        new_meta = dict(meta, num_docs=len(trie), num_codes=backbone.num_codes,
-                        max_docid_length=max(len(t) for t in new_table.tokens))
+        new_meta = dict(meta, **grown.meta(), num_docs=len(grown), num_codes=backbone.num_codes,
+                        max_docid_length=max(int(meta["max_docid_length"]), grown.max_length(new_table, scheme)))
         new_meta["generations"] = list(meta.get("generations", [])) + [record]
         new_meta["generation"] = record["generation"]
-        write_generation(writer, old, new_meta, backbone=ctx.backbone, table=new_table, trie=trie, scheme=scheme,
-                         new_queries=docs if "querygen" in docs.columns else None,
+        write_generation(writer, old, new_meta, backbone=ctx.backbone, table=new_table, constraint=grown,
+                         scheme=scheme, new_queries=docs if "querygen" in docs.columns else None,
                          keep_edit=self.method.keeps_edit_state, save_state=self.method.save_state)
-
-    def _update_ngrams(self, docs: pd.DataFrame, writer: storage.IndexWriter, old: IndexReader,
-                       table: DocIdTable) -> None:
-        """Add documents to an n-gram index (SEAL, MINDER): their view texts join each view's
-        suffix array, the method trains on their n-gram examples (replaying old documents'
-        pseudo-queries with their best-matching spans)."""
-        meta = old.meta
-        num_queries = self.num_pseudo_queries or int(meta.get("num_pseudo_queries", 5))
-        generator = get_query_generator(self._generator_spec(meta), num_queries,
-                                        int(meta.get("train", {}).get("seed", 42)))
-        storage.check_writable(old.path, need_bytes=2 * storage.folder_bytes(old.file("model")))
-        seed_everything(self.seed)
-        started = time.time()
-        backbone, scheme, views = old.backbone(), old.scheme(), old.views()
-        if generator is not None:
-            instruction = meta.get("instruction")
-            docs = instruct_pseudo_queries(generator.transform(with_instruction(docs, instruction)), instruction)
-        new_tokens = tokenise_views(backbone, scheme.view_texts(docs))
-        grown = extend_views(views, new_tokens, first_doc=len(table))
-        examples = ngram_examples(docs, new_tokens, [v.marker for v in views], backbone, scheme.span_length, self.seed)
-        docnos = docs["docno"].tolist()
-        new_table = table.extend(docnos, docnos, [[] for _ in docnos])
-        old_queries, old_texts = read_saved_examples(old.folder)
-        ctx = UpdateContext(path=old.folder, meta=meta, backbone=backbone, new_docs=docs,
-                            new_tokens={d: [] for d in docnos}, new_examples=examples, old_queries=old_queries,
-                            old_texts=old_texts, old_tokens={d: [] for d in table.docnos},
-                            train_config=update_train_config(meta), seed=self.seed, verbose=self.verbose,
-                            target_of=replay_targets(views, backbone, scheme.span_length, table.docnos))
-        prepared = time.time()
-        info = self.method.update(ctx)
-        record = generation_record(meta, self.method.name, self.method.options(), len(docs), 0,
-                                   time.time() - started, self.seed, len(new_table), info)
-        record["prepare_seconds"] = round(prepared - started, 3)  # model load, views, pseudo-queries
-        record["num_pseudo_queries"] = num_queries if generator is not None else 0
-        new_meta = dict(meta, num_docs=len(new_table), num_codes=backbone.num_codes, generation=record["generation"],
-                        generations=list(meta.get("generations", [])) + [record])
-        write_generation(writer, old, new_meta, backbone=ctx.backbone, table=new_table, views=grown,
-                         new_queries=docs if "querygen" in docs.columns else None, keep_edit=False)
 
     def _generator_spec(self, meta: dict) -> str | pt.Transformer | None:
         if self.query_generator is not None:
@@ -229,7 +184,8 @@ class GenUpdater(pt.Indexer):
 
 
 def remove_documents(index: IndexReader | str, docnos: Iterable[str], wait: bool | float = False) -> IndexReader:
-    """Disallow the docids of ``docnos`` (the model is unchanged); returns the index at its new generation."""
+    """Stop retrieving ``docnos`` through the index's constraint (a trie disallows their docids,
+    an n-gram index masks them out); the model is unchanged. Returns the index at its new generation."""
     index = index if isinstance(index, IndexReader) else IndexReader(index)
     docnos = list(dict.fromkeys(str(d) for d in ([docnos] if isinstance(docnos, str) else docnos)))
     if not docnos:
@@ -238,35 +194,23 @@ def remove_documents(index: IndexReader | str, docnos: Iterable[str], wait: bool
     with storage.IndexWriter(index.path, "remove", wait=wait) as writer:
         old = IndexReader(index.path, device=index.device, verbose=index.verbose)  # read under the lock
         meta, table = old.meta, old.table()
-        _check_docid_index(old)
         unknown = [d for d in docnos if d not in table]
         if unknown:
             raise ValueError(f"{len(unknown)} docno(s) to remove are not in the index {old.path!r}: {unknown[:5]}")
         started = time.time()
-        trie = old.trie()
-        live = _live(trie)
+        constraint = old.constraint()
+        live = constraint.live_docs()
         idx = [table.index_of(d) for d in docnos]
         gone = [d for d, i in zip(docnos, idx) if not live[i]]
         if gone:
             raise ValueError(f"{len(gone)} docno(s) were already removed from {old.path!r}: {gone[:5]}")
-        trie.remove(idx)
-        record = generation_record(meta, "remove", {}, 0, len(idx), time.time() - started, None, len(trie), {})
-        new_meta = dict(meta, num_docs=len(trie), generation=record["generation"],
+        constraint.remove(idx)
+        record = generation_record(meta, "remove", {}, 0, len(idx), time.time() - started, None, len(constraint), {})
+        new_meta = dict(meta, **constraint.meta(), num_docs=len(constraint), generation=record["generation"],
                         generations=list(meta.get("generations", [])) + [record])
-        write_generation(writer, old, new_meta, trie=trie, keep_edit=True)
+        write_generation(writer, old, new_meta, constraint=constraint, keep_edit=True)
     index.reload()
     return index
-
-
-def _check_docid_index(index: IndexReader) -> None:
-    if index.meta.get("scheme_kind") == "ngrams":
-        raise ValueError(f"{index.path!r} is an n-gram index ({index.meta['scheme']}): updates and removals "
-                         "need a docid index (a docid scheme and its prefix trie)")
-
-
-def _live(trie: PrefixTrie) -> np.ndarray:
-    """Boolean mask over document indices: which docids are still allowed."""
-    return trie.live_docs()
 
 
 UPDATE_MAX_EPOCHS = 10
@@ -281,13 +225,3 @@ def update_train_config(meta: dict) -> TrainConfig:
     config.update(epochs=min(trained, UPDATE_MAX_EPOCHS), max_minutes=None)
     return TrainConfig(**config)
 
-
-def _grow(trie: PrefixTrie, vocab_size: int, table: DocIdTable) -> PrefixTrie:
-    """The trie over a larger vocabulary (new code tokens), keeping removed documents removed."""
-    if vocab_size <= trie.vocab_size:
-        return trie
-    live = _live(trie)
-    grown = PrefixTrie.build(table.tokens, vocab_size)
-    if not live.all():
-        grown.remove(np.flatnonzero(~live))
-    return grown
