@@ -13,6 +13,7 @@ import pytest
 
 from conftest import build_tiny_index, make_docs
 from pt_genret import GenRetriever
+from pt_genret.cli import main
 from pt_genret.index import GenIndex
 from pt_genret.updates import UPDATE_METHODS
 from pt_genret.updates.finetune import FinetuneUpdate
@@ -452,8 +453,10 @@ def test_ngram_indexes_remove_documents(tmp_path, scheme):
     queries = pd.DataFrame({"qid": [d["docno"] for d in OLD[:6]], "query": [d["title"] for d in OLD[:6]]})
     gone = [OLD[0]["docno"], OLD[3]["docno"]]
     assert set(GenRetriever(index, num_results=6)(queries)["docno"]) & set(gone)  # retrieved before
-    index.remove(gone)
-    assert len(index) == 4 and index.meta["generations"][-1]["docs_removed"] == 2
+    index.remove(gone[:1])
+    assert main(["remove", index.path, gone[1]]) == 0  # the command goes the same way
+    index.reload()
+    assert len(index) == 4 and [g["docs_removed"] for g in index.meta["generations"][-2:]] == [1, 1]
     reopened = GenIndex(index.path)
     assert reopened.constraint().live_docs().tolist() == [d["docno"] not in gone for d in OLD[:6]]
     res = GenRetriever(reopened, num_results=6)(queries)
