@@ -286,6 +286,20 @@ def t5_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size
     return Backbone(T5ForConditionalGeneration(cfg), tokenizer, "t5-scratch")
 
 
+def gpt2_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size: int = 8000, seed: int = 42):
+    """A small GPT-2 initialised at random with a tokenizer trained on the corpus (the offline
+    decoder-only backbone ``gpt2-scratch``, the causal counterpart of ``t5-scratch``)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    tokenizer = scratch_tokenizer(texts, vocab_size)
+    tokenizer._tokenizer.post_processor = None  # a prompt does not end with end-of-sequence
+    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=d_model, n_layer=layers, n_head=4,
+                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                     pad_token_id=tokenizer.pad_token_id)
+    return Backbone(GPT2LMHeadModel(cfg), tokenizer, "gpt2-scratch")
+
+
 def create_backbone(name: str = "minilm", corpus_texts: list[str] | None = None, seed: int = 42,
                     device: str | None = None, **kwargs) -> Backbone:
     """A fresh backbone by name: an offline default, a HF model name, or a local path."""
@@ -296,8 +310,6 @@ def create_backbone(name: str = "minilm", corpus_texts: list[str] | None = None,
             raise ValueError("the t5-scratch backbone trains its tokenizer on the corpus: pass corpus_texts")
         bb = t5_scratch(corpus_texts, seed=seed, **kwargs)
     elif name == "gpt2-scratch":
-        from pt_genret.causal import gpt2_scratch
-
         if not corpus_texts:
             raise ValueError("the gpt2-scratch backbone trains its tokenizer on the corpus: pass corpus_texts")
         bb = gpt2_scratch(corpus_texts, seed=seed, **kwargs)

@@ -35,19 +35,3 @@ def continuation_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tens
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).logits
     return logits[:, -1] if last_only else logits[:, prompt_ids.shape[1]:]
-
-
-def gpt2_scratch(texts: list[str], d_model: int = 256, layers: int = 4, vocab_size: int = 8000, seed: int = 42):
-    """A small GPT-2 initialised at random with a tokenizer trained on the corpus (the offline
-    decoder-only backbone ``gpt2-scratch``, the causal counterpart of ``t5-scratch``)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from pt_genret.backbone import Backbone, scratch_tokenizer
-
-    torch.manual_seed(seed)
-    tokenizer = scratch_tokenizer(texts, vocab_size)
-    tokenizer._tokenizer.post_processor = None  # a prompt does not end with end-of-sequence
-    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=d_model, n_layer=layers, n_head=4,
-                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                     pad_token_id=tokenizer.pad_token_id)
-    return Backbone(GPT2LMHeadModel(cfg), tokenizer, "gpt2-scratch")
