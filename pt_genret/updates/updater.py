@@ -28,6 +28,7 @@ from pt_genret.generations import generation_record, write_generation
 from pt_genret.instructions import instruct_pseudo_queries, with_instruction
 from pt_genret.queries import get_query_generator
 from pt_genret.reader import IndexReader
+from pt_genret.registry import UPDATE_METHODS
 from pt_genret.saved_queries import read_saved_examples
 from pt_genret.training import TrainConfig, seed_everything
 from pt_genret.updates.base import UpdateContext, UpdateMethod
@@ -36,8 +37,6 @@ from pt_genret.updates.base import UpdateContext, UpdateMethod
 def make_method(method: str | UpdateMethod | type, seed: int = 42, verbose: bool = True,
                 **options: Any) -> UpdateMethod:
     """An update method from a registered name (with its options), a class, or an object."""
-    from pt_genret.updates import UPDATE_METHODS
-
     if isinstance(method, UpdateMethod):
         if options:
             raise ValueError(f"options {sorted(options)} given with an update method object; "
