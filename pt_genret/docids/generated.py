@@ -21,11 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import numpy as np
 import pandas as pd
 
-from pt_genret.docids.base import DocIdScheme
-from pt_genret.docids.lexical import content_words, words
+from pt_genret.docids.lexical import CorpusFrequencyScheme, content_words, words
 from pt_genret.documents import full_texts, titles
 from pt_genret.options import option
 
@@ -34,7 +32,7 @@ PROMPT = ("Write a short keyword sentence of {min_words} to {max_words} words th
 
 
 @dataclass(kw_only=True, eq=False)
-class GeneratedScheme(DocIdScheme):
+class GeneratedScheme(CorpusFrequencyScheme):
     """A keyword-centric sentence of ``min_words``-``max_words`` words written for each document.
 
     Args:
@@ -52,8 +50,6 @@ class GeneratedScheme(DocIdScheme):
     max_words: int = option(8, positive=True)
     prompt: str = option(PROMPT)
     max_alternatives: int = option(8)
-    num_docs: int = field(default=0, init=False, repr=False)
-    df: dict = field(default_factory=dict, init=False, repr=False)
     _generator: object = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,14 +130,3 @@ class GeneratedScheme(DocIdScheme):
             used.add(docid)
             out.append(docid)
         return out
-
-    # persistence -------------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
-        terms = sorted(self.df)
-        return {"num_docs": np.array([self.num_docs], dtype=np.int64),
-                "terms": np.array(terms, dtype=np.str_), "df": np.array([self.df[t] for t in terms], dtype=np.int64)}
-
-    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.num_docs = int(arrays["num_docs"][0])
-        self.df = dict(zip(arrays["terms"].tolist(), arrays["df"].tolist()))
-        self.fitted = True

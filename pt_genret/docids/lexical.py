@@ -55,7 +55,26 @@ class TitleScheme(DocIdScheme):
 
 
 @dataclass(kw_only=True, eq=False)
-class KeywordScheme(DocIdScheme):
+class CorpusFrequencyScheme(DocIdScheme):
+    """A scheme whose fitted state is the corpus's document frequencies (``df``, ``num_docs``),
+    saved and restored with the index (the keyword and generated-sentence schemes)."""
+
+    df: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    num_docs: int = field(default=0, init=False, repr=False)
+
+    def state(self) -> dict[str, np.ndarray]:
+        terms = sorted(self.df)
+        return {"num_docs": np.array([self.num_docs], dtype=np.int64),
+                "terms": np.array(terms, dtype=np.str_), "df": np.array([self.df[t] for t in terms], dtype=np.int64)}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.num_docs = int(arrays["num_docs"][0])
+        self.df = dict(zip(arrays["terms"].tolist(), arrays["df"].tolist()))
+        self.fitted = True
+
+
+@dataclass(kw_only=True, eq=False)
+class KeywordScheme(CorpusFrequencyScheme):
     """The ``num_terms`` terms that best cover the document, best first.
 
     A term's coverage is its frequency in the document times its inverse document frequency
@@ -67,8 +86,6 @@ class KeywordScheme(DocIdScheme):
     kind = "text"
 
     num_terms: int = option(6, positive=True)
-    df: dict[str, int] = field(default_factory=dict, init=False, repr=False)
-    num_docs: int = field(default=0, init=False, repr=False)
 
     def fit(self, docs: pd.DataFrame) -> "KeywordScheme":
         df: Counter[str] = Counter()
@@ -90,13 +107,3 @@ class KeywordScheme(DocIdScheme):
 
     def propose(self, docs: pd.DataFrame) -> list[str]:
         return [" ".join(self.keywords(t)[: self.num_terms]) or "untitled" for t in full_texts(docs)]
-
-    def state(self) -> dict[str, np.ndarray]:
-        terms = sorted(self.df)
-        return {"num_docs": np.array([self.num_docs], dtype=np.int64),
-                "terms": np.array(terms, dtype=np.str_), "df": np.array([self.df[t] for t in terms], dtype=np.int64)}
-
-    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.num_docs = int(arrays["num_docs"][0])
-        self.df = dict(zip(arrays["terms"].tolist(), arrays["df"].tolist()))
-        self.fitted = True
