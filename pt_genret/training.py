@@ -286,8 +286,8 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     sampler = LengthBucketSampler([len(e.source.split()) for e in examples], config.batch_size, config.seed)
     if config.freeze_encoder:
         model.get_encoder().requires_grad_(False)
-        first_epoch = LengthBucketSampler(sampler.lengths.tolist(), config.batch_size, config.seed)  # epoch 0's batches
-        collate = _CollateFrozen(examples, backbone, config.max_source_length, groups=list(first_epoch))
+        # the groups are the first epoch's batches: the fresh sampler is still at epoch 0
+        collate = _CollateFrozen(examples, backbone, config.max_source_length, groups=list(sampler))
     else:
         collate = _Collate(examples, backbone, config.max_source_length)
     model.train()
