@@ -14,8 +14,8 @@
 set -uo pipefail
 MINUTES=${MINUTES:-4}
 NPQ=${NPQ:-10}
-COUNTS=${COUNTS:-5 10 20 50}
-TEACHERS=${TEACHERS:-bm25 dense rrf}
+COUNTS=${COUNTS-5 10 20 50}  # set but empty (COUNTS=): no pseudo-query sweep
+TEACHERS=${TEACHERS-bm25 dense rrf}  # TEACHERS=: no teacher sweep
 IDX=/tmp/families
 SWEEP=/tmp/sweep
 export JOB_TIMEOUT=${JOB_TIMEOUT:-480}
