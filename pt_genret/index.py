@@ -239,6 +239,7 @@ class GenIndexer(pt.Indexer):
         table = constraint_cls.identify(docs, backbone, scheme)
         if self.output_head == "docid" and any(table.tokens):  # n-gram indexes have no docid tokens
             backbone.set_docid_head({t for ts in table.tokens for t in ts})
+        scheme.prepare_model(backbone, table, docs, fresh=self.init_from is None, verbose=self.verbose)
         if generator is not None:  # before the constraint: MINDER's query view reads the pseudo-queries
             docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
         constraint = constraint_cls.build(docs, table, backbone, scheme)

@@ -77,6 +77,7 @@ DECODERS = Registry("decoder", {
 SCHEMES = Registry("docid scheme", {
     "atomic": "pt_genret.docids.numeric:AtomicScheme",
     "naive": "pt_genret.docids.numeric:NaiveScheme",
+    "dense_init": "pt_genret.docids.dense_init:DenseInitScheme",  # atomic, rows start as document encodings
     "semantic": "pt_genret.docids.semantic:SemanticScheme",
     "title": "pt_genret.docids.lexical:TitleScheme",
     "keywords": "pt_genret.docids.lexical:KeywordScheme",

@@ -52,6 +52,12 @@ class DocIdScheme(ABC):
         """Size of the code vocabulary a *codes* scheme needs (0 for text schemes)."""
         return 0
 
+    def prepare_model(self, backbone, table: "DocIdTable", docs: pd.DataFrame, fresh: bool,
+                      verbose: bool = False) -> None:
+        """Initialise the model for these docids before training (``fresh``: a new backbone, not
+        one an index was built with). Most schemes leave the model as it is; ``dense_init`` sets
+        each docid's output row from its document's encoding."""
+
     def assign(self, docs: pd.DataFrame, taken: Iterable[str] = ()) -> list[str]:
         """Unique identifiers for ``docs``, avoiding the identifiers in ``taken``.
 

@@ -1,0 +1,160 @@
+"""Atomic docids whose output embeddings start as the documents' dense encodings.
+
+With atomic docids a GR model is a dual encoder in disguise (Nguyen & Yates, *Generative
+Retrieval as Dense Retrieval*, 2023): the docid's output embedding is the document vector and
+the decoder's first hidden state is the query vector. RIPOR builds on the same view: its seq2seq
+model is first trained as a dense encoder, and its docid tokens start as the quantiser's
+centroids, so that decoding scores start where dense retrieval is. This scheme does that for
+atomic docids on an encoder-decoder backbone with a BERT decoder (``minilm``):
+
+* the decoder is set to compute the encoder's mean-pooled output at its first step (uniform
+  cross-attention, identity value and output maps, every other sub-layer's output zero, the
+  start position's input zero), so its first hidden state is the query's sentence encoding;
+* each docid's output row is the document's sentence encoding (title and text, by the same
+  encoder), centred and scaled by ``scale`` (a softmax temperature).
+
+So before any training the model ranks as dense retrieval with the backbone's own encoder
+(all-MiniLM-L6-v2 by default; LayerNorm centres the query vector, so the score is the cosine
+of centred vectors), and training on pseudo-queries, real queries and a teacher's rankings
+moves it from there. Everything after initialisation is the ordinary GR machinery: constrained
+decoding of one code token per document, the docid head, updates and model editing. A
+document added later gets its own encoding as its row (:meth:`DenseInitScheme.init_rows`)
+instead of a random vector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pyterrier as pt
+import torch
+
+from pt_genret.docids.numeric import AtomicScheme
+from pt_genret.options import option
+
+GELU_SHIFT = 30.0  # the prediction head's GELU is the identity (up to e-200) on inputs shifted this far
+END_POSITION = 100.0  # the second position's embedding: far larger than any token's, so its input is fixed
+END_WEIGHT = 2.0  # end of sequence's logit at the second step: about END_WEIGHT × 19
+
+
+@dataclass(kw_only=True, eq=False)
+class DenseInitScheme(AtomicScheme):
+    """One code token per document, its output embedding initialised from the document's encoding."""
+
+    name = "dense_init"
+
+    scale: float = option(20.0, positive=True)  # a docid's first logit: scale × the centred cosine
+    max_length: int = option(256, positive=True)  # tokens of a document the encoder reads for its row
+    batch_size: int = option(64, positive=True, record=False)  # documents per encoding batch
+
+    def prepare_model(self, backbone, table, docs: pd.DataFrame, fresh: bool, verbose: bool = False) -> None:
+        """Set a fresh model's decoder to mean pooling, and every docid's row to its document's encoding."""
+        if fresh:
+            pooling_decoder(backbone.model, self.seed)
+        self.init_rows(backbone, table, docs, verbose)
+
+    def init_rows(self, backbone, table, docs: pd.DataFrame, verbose: bool = False) -> None:
+        """Rows of ``docs``' docid tokens = their centred, unit-length encodings × ``scale``."""
+        _check_backbone(backbone.model)
+        texts = _document_texts(docs)
+        vectors = encode_mean_pooled(backbone, texts, self.max_length, self.batch_size, verbose)
+        vectors = vectors - vectors.mean(dim=1, keepdim=True)
+        vectors = torch.nn.functional.normalize(vectors, dim=1)
+        hidden = vectors.shape[1]
+        rows = torch.tensor([table.tokens[table.index_of(d)][0] for d in docs["docno"].astype(str)])
+        out = backbone.model.decoder.get_output_embeddings()
+        with torch.no_grad():
+            # logit = <LayerNorm(pooled query), row>; LayerNorm's output has norm sqrt(hidden)
+            out.weight[rows.to(out.weight.device)] = (vectors * (self.scale / hidden ** 0.5)).to(out.weight)
+            if out.bias is not None:
+                out.bias[rows.to(out.bias.device)] = 0.0
+
+
+def _check_backbone(model) -> None:
+    from transformers import BertLMHeadModel, EncoderDecoderModel
+
+    if not (isinstance(model, EncoderDecoderModel) and isinstance(model.decoder, BertLMHeadModel)):
+        raise ValueError("the dense_init docid scheme needs an encoder-decoder backbone with a BERT decoder "
+                         f"(backbone='minilm'), got {type(model).__name__}; use scheme='atomic' for other backbones")
+
+
+def _document_texts(docs: pd.DataFrame) -> list[str]:
+    titles = docs["title"].fillna("").astype(str) if "title" in docs else pd.Series("", index=docs.index)
+    return [f"{t} {x}".strip() for t, x in zip(titles, docs["text"].fillna("").astype(str))]
+
+
+@torch.inference_mode()
+def encode_mean_pooled(backbone, texts: list[str], max_length: int, batch_size: int,
+                       verbose: bool = False) -> torch.Tensor:
+    """Mean-pooled outputs of the backbone's own encoder (what the pooling decoder computes)."""
+    model, tok = backbone.model, backbone.tokenizer
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in pt.tqdm(range(0, len(texts), batch_size), desc="encoding documents", unit="batch",
+                         disable=not verbose):
+        enc = tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                  return_tensors="pt").to(device)
+        hidden = model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
+    model.train(was_training)
+    hidden_size = model.config.encoder.hidden_size
+    return torch.cat(out) if out else torch.zeros((0, hidden_size))
+
+
+@torch.no_grad()
+def pooling_decoder(model, seed: int = 42) -> None:
+    """Make a BERT decoder's first hidden state LayerNorm(mean of the encoder's outputs).
+
+    Cross-attention in the first layer has zero queries (uniform over the unmasked source
+    tokens), identity value and output maps, and an output bias that cancels the start
+    position's own input ``a`` in the residual sum, so LayerNorm(mean + a - a) is left; every
+    other sub-layer writes zero into the residual stream (trainable from there, as in
+    zero-initialised residual branches); the prediction head's transform is the identity up to
+    LayerNorm's centring. (Cancelling ``a`` with a bias, not zeroing the start input, keeps the
+    construction stable under training: LayerNorm would blow a near-zero input up to unit scale.)
+
+    The second position's input is dominated by a seeded direction ``z`` (its position
+    embedding), so after any docid token the residual sum is mean + x2 - a with x2 - a far larger
+    than the mean, and end of sequence's output row points along it: its logit there is about
+    ``END_WEIGHT`` × 19, against a few for any docid token, so the first step alone ranks the docids.
+    """
+    _check_backbone(model)
+    bert, head = model.decoder.bert, model.decoder.cls.predictions
+    hidden = bert.config.hidden_size
+    eye = torch.eye(hidden)
+    emb = bert.embeddings
+    emb.LayerNorm.weight.fill_(1.0)
+    emb.LayerNorm.bias.zero_()
+    z = torch.randn(hidden, generator=torch.Generator().manual_seed(seed))
+    z = torch.nn.functional.normalize(z - z.mean(), dim=0)  # centred: LayerNorm keeps it
+    emb.position_embeddings.weight[1] = END_POSITION * z
+    for i, layer in enumerate(bert.encoder.layer):
+        for block in (layer.attention.output, layer.crossattention.output, layer.output):
+            block.dense.weight.zero_()
+            block.dense.bias.zero_()
+            block.LayerNorm.weight.fill_(1.0)
+            block.LayerNorm.bias.zero_()
+    device = emb.word_embeddings.weight.device
+    ids = torch.tensor([[model.config.decoder_start_token_id, model.config.eos_token_id]], device=device)
+    was_training = emb.training
+    emb.eval()
+    start, second = emb(input_ids=ids)[0]  # the inputs at the start position and (roughly) the second
+    emb.train(was_training)
+    cross = bert.encoder.layer[0].crossattention
+    cross.self.query.weight.zero_()
+    cross.self.query.bias.zero_()
+    cross.self.value.weight.copy_(eye)
+    cross.self.value.bias.zero_()
+    cross.output.dense.weight.copy_(eye)
+    cross.output.dense.bias.copy_(-start)
+    end = torch.nn.functional.layer_norm(second - start, (hidden,))  # the second step's direction
+    emb.word_embeddings.weight[model.config.eos_token_id] = END_WEIGHT * end / hidden ** 0.5  # tied: its output row
+    if head.decoder.bias is not None:
+        head.decoder.bias[model.config.eos_token_id] = 0.0
+    head.transform.dense.weight.copy_(eye)
+    head.transform.dense.bias.fill_(GELU_SHIFT)
+    head.transform.LayerNorm.weight.fill_(1.0)
+    head.transform.LayerNorm.bias.zero_()

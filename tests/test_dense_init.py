@@ -1,0 +1,101 @@
+"""The dense_init docid scheme: atomic docids whose model starts as dense retrieval."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from conftest import make_docs
+
+DOCS = pd.DataFrame(make_docs(per_topic=5))
+
+
+def _fresh(docs: pd.DataFrame, **options):
+    from pt_genret.backbone import create_backbone
+    from pt_genret.registry import CONSTRAINTS, SCHEMES
+
+    backbone = create_backbone("minilm", seed=3, device="cpu")
+    scheme = SCHEMES.create("dense_init", **options).fit(docs)
+    table = CONSTRAINTS["trie"].identify(docs, backbone, scheme)
+    backbone.set_docid_head({t for ts in table.tokens for t in ts})
+    scheme.prepare_model(backbone, table, docs, fresh=True)
+    backbone.model.eval()
+    return backbone, scheme, table
+
+
+def _centred_cosines(backbone, queries, docs, scale):
+    from pt_genret.docids.dense_init import _document_texts, encode_mean_pooled
+
+    def unit(v):
+        return torch.nn.functional.normalize(v - v.mean(1, keepdim=True), dim=1)
+
+    q = encode_mean_pooled(backbone, queries, 64, 16)
+    d = encode_mean_pooled(backbone, _document_texts(docs), 256, 16)
+    return scale * unit(q) @ unit(d).T
+
+
+def test_a_fresh_model_scores_every_docid_as_dense_retrieval():
+    """Before training, log P(docid | query), end of sequence included, is the log-softmax of
+    scale × the centred cosine of the query's and the document's encodings (up to the small
+    share end of sequence takes at the first step, the same for every docid of a query)."""
+    from pt_genret.decoding.scoring import score_candidates
+
+    backbone, scheme, table = _fresh(DOCS, scale=15.0)
+    queries = ["telescope orbit comet", "garlic butter sauce", "a referee gave a penalty"]
+    expected = torch.log_softmax(_centred_cosines(backbone, queries, DOCS, 15.0), dim=1)
+    for i, query in enumerate(queries):
+        got = torch.from_numpy(score_candidates(backbone, query, table.tokens))
+        gap = got - expected[i]
+        assert float(gap.max() - gap.min()) < 1e-4 and -1e-2 < float(gap.mean()) <= 1e-5
+
+
+def test_beam_search_returns_the_dense_ranking():
+    from pt_genret.constraints.trie import PrefixTrie
+    from pt_genret.decoding.beam import ConstrainedBeamSearch
+
+    backbone, _, table = _fresh(DOCS)
+    queries = ["planet galaxy nebula", "python compiler syntax"]
+    trie = PrefixTrie.build(table.tokens, backbone.vocab_size)
+    hits = ConstrainedBeamSearch(num_beams=5).decode(backbone, trie, queries, 5, 2)
+    dense = _centred_cosines(backbone, queries, DOCS, 20.0).argsort(dim=1, descending=True)[:, :5]
+    assert [[doc for doc, _ in h] for h in hits] == dense.tolist()
+
+
+def test_an_index_built_with_dense_init_finds_documents_and_records_the_scheme(tmp_path):
+    from pt_genret.index import GenIndex
+
+    index = GenIndex(str(tmp_path / "dense.gr")).indexer(
+        scheme="dense_init", epochs=1, batch_size=16, lr=1e-4, max_minutes=None, num_pseudo_queries=2,
+        seed=42, verbose=False).index(DOCS)
+    assert index.meta["scheme"] == "dense_init" and index.meta["scheme_config"]["scale"] == 20.0
+    first = DOCS.iloc[[0, 7, 13]]
+    res = index.retriever(num_results=3, verbose=False).transform(
+        pd.DataFrame({"qid": ["a", "b", "c"], "query": (first["title"] + " " + first["text"]).tolist()}))
+    top = res[res["rank"] == 0].set_index("qid")["docno"]
+    assert top.to_dict() == dict(zip("abc", first["docno"]))
+
+
+def test_new_documents_get_their_encodings_as_rows():
+    """An update's documents start where a fresh build's would (prepare_model with fresh=False)."""
+    from pt_genret.registry import CONSTRAINTS
+
+    old, new = DOCS.iloc[:12], DOCS.iloc[12:16]
+    backbone, scheme, table = _fresh(old)
+    grown = CONSTRAINTS["trie"].identify(new, backbone, scheme, table)
+    backbone.grow_head({t for ts in grown.tokens[len(table):] for t in ts})
+    scheme.prepare_model(backbone, grown, new, fresh=False)
+    reference, _, ref_table = _fresh(pd.concat([old, new]))
+    rows = [t[0] for t in grown.tokens]
+    ref_rows = [t[0] for t in ref_table.tokens]
+    weight = backbone.model.decoder.get_output_embeddings().weight
+    ref_weight = reference.model.decoder.get_output_embeddings().weight
+    torch.testing.assert_close(weight[rows], ref_weight[ref_rows], atol=1e-5, rtol=0)
+
+
+def test_a_backbone_without_a_bert_decoder_is_refused_in_one_line(tmp_path):
+    from pt_genret.index import GenIndex
+
+    with pytest.raises(ValueError, match="needs an encoder-decoder backbone with a BERT decoder"):
+        GenIndex(str(tmp_path / "t5.gr")).indexer(scheme="dense_init", backbone="t5-scratch",
+                                      backbone_options={"d_model": 32, "layers": 1, "vocab_size": 300},
+                                      epochs=1, max_minutes=None, verbose=False).index(DOCS)
