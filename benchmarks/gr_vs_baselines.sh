@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
 # Cranfield: no training queries, GR learns from documents and extractive pseudo-queries only
 for bb in minilm t5-scratch; do
   [ -d "$OUT/cranfield-$bb" ] || /usr/bin/time -f "%e s index cranfield $bb" \
-    pt-genret index "$DATA/cranfield" "$OUT/cranfield-$bb" --backbone "$bb" --epochs "$EPOCHS"
+    pt-genret index "$DATA/cranfield" "$OUT/cranfield-$bb" --backbone "$bb" --scheme keywords --epochs "$EPOCHS"
   pt-genret evaluate "$OUT/cranfield-$bb" "$DATA/cranfield" --metrics nDCG@10,R@100,RR@10,Success@10 \
     --save-dir "$OUT/cranfield-$bb-eval" --work-dir "$OUT/cranfield-baselines"
 done
@@ -21,7 +21,7 @@ done
 # (4 epochs and 3 pseudo-queries per document: what fits a 2-core CPU in half an hour)
 python benchmarks/make_dev_split.py "$DATA/scifact" "$OUT/scifact-split" --dev-fraction 0.2 --seed 42
 [ -d "$OUT/scifact-minilm" ] || /usr/bin/time -f "%e s index scifact minilm" \
-  pt-genret index "$OUT/scifact-split" "$OUT/scifact-minilm" --train-split train --epochs 4 --num-pseudo-queries 3
+  pt-genret index "$OUT/scifact-split" "$OUT/scifact-minilm" --train-split train --scheme keywords --epochs 4 --num-pseudo-queries 3
 pt-genret evaluate "$OUT/scifact-minilm" "$OUT/scifact-split" --split dev --metrics nDCG@10,R@100,RR@10,Success@10 \
   --save-dir "$OUT/scifact-minilm-eval" --work-dir "$OUT/scifact-baselines"
 

@@ -5,7 +5,7 @@ document, Doc2Query-- filtering, and the distillation teacher.
     python benchmarks/recipe_sweep.py ../shared/data/cranfield runs/sweep --counts 10 --teachers none,bm25,dense,rrf
 
 Every combination of ``--counts`` and ``--teachers`` builds an index with the default recipe
-(``minilm``, ``keywords`` docids, docid head, validation on held-out pseudo-queries) and the
+(``minilm``, ``keywords`` docids unless ``--scheme`` says otherwise, docid head, validation on held-out pseudo-queries) and the
 same budget, one after another, then decodes the evaluation split (100 beams) and prints
 nDCG@10, R@100, the epochs the budget allowed and the validation score of the kept epoch.
 A teacher (BM25 by PISA, dense MiniLM by pyterrier_dr, or RRF of both) is distilled from
@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--teachers", default="none", help="comma-separated: none, bm25, dense, rrf")
     p.add_argument("--filter", action="store_true", help="Doc2Query--: keep pseudo-queries BM25 ranks in its top 10")
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--scheme", default="keywords", help="docid scheme (the sweep in docs/benchmarks.md: keywords)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--decode-batch-size", type=int, default=8, help="queries decoded together")
     args = p.parse_args()
@@ -64,7 +65,7 @@ def main() -> None:
             index = GenIndex(path)
             if not index.built():
                 options = {"lr": args.lr} if args.lr else {}
-                index = index.indexer(query_generator=generator, num_pseudo_queries=n, max_minutes=args.minutes,
+                index = index.indexer(scheme=args.scheme, query_generator=generator, num_pseudo_queries=n, max_minutes=args.minutes,
                                       train_topics=train_topics, train_qrels=train_qrels, seed=args.seed,
                                       teacher=teachers[name], **options).index(usable_docs(dataset))
             run = GenRetriever(index, num_results=100, batch_size=args.decode_batch_size, verbose=True)(topics)

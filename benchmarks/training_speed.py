@@ -5,7 +5,7 @@
 One process, one thread by default (``--threads``), the same data for both heads:
 
 * **training**: two copies of the same freshly initialised model (``minilm`` backbone, frozen
-  encoder, ``keywords`` docids, extractive pseudo-queries, as ``pt-genret index`` builds), one
+  encoder, ``keywords`` docids, extractive pseudo-queries, as ``pt-genret index`` built them when this was measured), one
   with the full-vocabulary output layer (what every HF model does, and what pt-genret did
   before the head), one with the docid head; the same batches, alternating; examples per second.
 * **decoding** (constrained beam search at 10 and 100 beams, the same queries): the docid

@@ -98,7 +98,7 @@ def _indexer(args: argparse.Namespace):
         if args.scheme:
             raise ValueError(f"--preset {args.preset} sets the scheme: drop --scheme {args.scheme}")
         return partial(preset_indexer, args.index, args.preset)
-    return partial(GenIndex(args.index).indexer, scheme=args.scheme or "keywords")
+    return partial(GenIndex(args.index).indexer, scheme=args.scheme)  # None: the indexer's default
 
 
 def _option_value(raw: str):
@@ -370,8 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = add("index", help="build a GR index from a BEIR folder or irds:<id>")
     i.add_argument("corpus", help="a BEIR folder, irds:<id> or quickstart")
     i.add_argument("index", help="the index folder to write")
-    i.add_argument("--scheme", choices=SCHEMES.names(), help="docid scheme (docs/docids.md; default: keywords, "
-                   "or the preset's)")
+    i.add_argument("--scheme", choices=SCHEMES.names(), help="docid scheme (docs/docids.md; default: dense_init "
+                   "with the minilm backbone, keywords with others, or the preset's)")
     i.add_argument("--preset", choices=list(PRESETS), help="a system of the literature as settings: its scheme, "
                    "options and (LTRGR) learning-to-rank phase (docs/presets.md)")
     i.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / local path")
@@ -401,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32, help="training batch size")
     i.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: 2e-3 with a frozen encoder, 5e-4 when the encoder trains)")
+                   help="learning rate (default: the scheme's own, 2e-4 for dense_init; else 2e-3 with a frozen "
+                   "encoder, 5e-4 when the encoder trains)")
     i.add_argument("--seed", type=int, default=42, help="random seed")
     i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
                    help="train only the decoder (default: yes for minilm, no otherwise)")

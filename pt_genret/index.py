@@ -23,6 +23,7 @@ one atomic step, so a failed or killed writer leaves the previous generation in 
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -102,8 +103,11 @@ class GenIndexer(pt.Indexer):
 
     Args:
         index: the target index (or its path).
-        scheme: docid scheme name (a key of ``pt_genret.docids.SCHEMES``: ``atomic``, ``naive``, ``semantic``,
-            ``rq``, ``pq``, ``title``, ``keywords``, ``url``, ``bm25_terms``) or object.
+        scheme: docid scheme name (a key of ``pt_genret.docids.SCHEMES``: ``dense_init``, ``atomic``, ``naive``,
+            ``semantic``, ``rq``, ``pq``, ``title``, ``keywords``, ``url``, ``bm25_terms``, ...) or object.
+            Default (:func:`default_scheme`): ``dense_init`` on the ``minilm`` backbone (the best
+            measured within 30 CPU minutes, docs/benchmarks.md), else ``keywords``; continuing
+            from ``init_from``, that index's scheme.
         backbone: ``minilm`` (offline default), ``t5-scratch``, or a HF seq2seq name / local path.
         query_generator: ``extractive`` (offline default), ``none``, a doc2query model, or a transformer.
         num_pseudo_queries: pseudo-queries per document (20: on Cranfield, 20 beat 10 and 5 at an
@@ -143,7 +147,7 @@ class GenIndexer(pt.Indexer):
             :mod:`pt_genret.multicorpus`); its backbone and encoder freezing are taken.
     """
 
-    def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme = "keywords", backbone: str = "minilm",
+    def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme | None = None, backbone: str = "minilm",
                  query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 20,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
                  epochs: int | None = None, batch_size: int = 32, lr: float | None = None, max_source_length: int = 64,
@@ -178,9 +182,12 @@ class GenIndexer(pt.Indexer):
             backbone = self.backbone_name = self.init_from.meta["backbone"]
             if freeze_encoder is None:
                 freeze_encoder = bool(self.init_from.meta["train"].get("freeze_encoder", False))
+        if scheme is None:  # continued training keeps the base index's docid scheme
+            scheme = self.scheme = (self.init_from.meta["scheme"] if self.init_from is not None
+                                    else default_scheme(backbone))
         frozen = (backbone == "minilm") if freeze_encoder is None else freeze_encoder
-        if lr is None:  # a decoder trained alone on a frozen encoder takes a higher rate (see docs/training.md)
-            lr = 2e-3 if frozen else 5e-4
+        if lr is None:  # the scheme's own rate, else a decoder trained alone on a frozen encoder
+            lr = _scheme_rate(scheme) or (2e-3 if frozen else 5e-4)  # takes a higher one (docs/training.md)
         self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
                                   max_source_length=max_source_length, seed=seed, freeze_encoder=frozen,
                                   max_minutes=max_minutes, patience=patience, validation_queries=validation_queries)
@@ -239,7 +246,7 @@ class GenIndexer(pt.Indexer):
         table = constraint_cls.identify(docs, backbone, scheme)
         if self.output_head == "docid" and any(table.tokens):  # n-gram indexes have no docid tokens
             backbone.set_docid_head({t for ts in table.tokens for t in ts})
-        scheme.prepare_model(backbone, table, docs, fresh=self.init_from is None, verbose=self.verbose)
+        scheme.prepare_model(backbone, table, docs, fresh=self.init_from is None, verbose=self.verbose and distributed.is_main())
         if generator is not None:  # before the constraint: MINDER's query view reads the pseudo-queries
             docs = instruct_pseudo_queries(generator.transform(docs), self.instruction)
         constraint = constraint_cls.build(docs, table, backbone, scheme)
@@ -263,7 +270,8 @@ class GenIndexer(pt.Indexer):
                                      "raise max_minutes (--time-budget) or use a cheaper teacher (--teacher bm25)")
                 budget.seconds -= teacher_seconds
         losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose,
-                       budget=budget, ranking=ranking)
+                       budget=budget, ranking=ranking, identity=json.dumps({"scheme": scheme.name, **scheme.config()},
+                                                                           sort_keys=True, default=repr))
 
         meta = {
             "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
@@ -339,6 +347,21 @@ class GenIndexer(pt.Indexer):
 
 SAVE_RESERVE_SECONDS = 20.0  # of a build's budget, kept for writing the index folder
 MIN_TRAIN_SECONDS = 5.0  # a budget with less left for training is an error, not an untrained index
+
+
+def default_scheme(backbone: str) -> str:
+    """The docid scheme an indexer uses when none is named (and it does not continue from another
+    index, whose scheme it keeps): ``dense_init`` on the ``minilm`` backbone (its BERT decoder can
+    be set up as dense retrieval), else ``keywords`` (any backbone)."""
+    return "dense_init" if backbone == "minilm" else "keywords"
+
+
+def _scheme_rate(scheme: str | DocIdScheme) -> float | None:
+    """The learning rate ``scheme`` asks for (``DocIdScheme.learning_rate``), if any."""
+    from pt_genret.registry import SCHEMES
+
+    cls = type(scheme) if isinstance(scheme, DocIdScheme) else SCHEMES[SCHEMES.check(scheme)]
+    return cls.learning_rate
 
 
 def check_options(**options: float | None) -> None:

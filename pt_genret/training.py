@@ -262,13 +262,16 @@ def seq2seq_loss(model, head_model, batch: dict, decoder_start: int, pad: int) -
 
 
 def train(backbone: Backbone, examples: list[Example], config: TrainConfig, checkpoint_dir: str | None = None,
-          verbose: bool = True, budget: Budget | None = None, ranking: "RankingTargets | None" = None) -> list[float]:
+          verbose: bool = True, budget: Budget | None = None, ranking: "RankingTargets | None" = None,
+          identity: str = "") -> list[float]:
     """Fine-tune ``backbone`` on ``examples``; returns the mean loss of each epoch.
 
     With ``checkpoint_dir``, each finished epoch is saved there and a later call with the same
     directory continues after the last saved epoch. With ``budget``, training stops when its
     time runs out or validation stops improving (see :class:`Budget`). With ``ranking`` (a
     teacher's lists, :mod:`pt_genret.distillation`), a listwise ranking loss is added.
+    ``identity`` (the docid scheme and its options) is part of what a checkpoint must match to be
+    resumed: ``atomic`` and ``dense_init`` give the same examples but not the same model.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -308,6 +311,8 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     if ranking is not None:  # a checkpoint resumes only the same distillation
         fingerprint = hashlib.sha256(f"{fingerprint}{ranking.k}{ranking.weight}{ranking.share}{ranking.temperature}"
                                      f"{ranking.negatives}{sorted(ranking.lists.items())}".encode()).hexdigest()
+    if identity:
+        fingerprint = hashlib.sha256(f"{fingerprint}{identity}".encode()).hexdigest()
     state = _resume(checkpoint_dir, model, optimizer, schedule, config, fingerprint)
     start_epoch, losses = state["epoch"], state["losses"]
     budget.curve, budget.best_epoch = state["curve"], state["best_epoch"]

@@ -57,7 +57,7 @@ def test_index_command(cli_index, cli_docs):
     with open(os.path.join(path, "pt_meta.json")) as f:
         meta = json.load(f)
     assert meta["num_docs"] == len(cli_docs)
-    assert meta["backbone"] == "minilm" and meta["scheme"] == "keywords"
+    assert meta["backbone"] == "minilm" and meta["scheme"] == "dense_init" and meta["train"]["lr"] == 7e-5
     assert meta["train"]["epochs"] == 1 and meta["train"]["seed"] == 42
     assert meta["examples"] == {"index": len(cli_docs), "query": 2 * len(cli_docs), "train": len(cli_docs) // 2}
 

@@ -99,3 +99,17 @@ def test_a_backbone_without_a_bert_decoder_is_refused_in_one_line(tmp_path):
         GenIndex(str(tmp_path / "t5.gr")).indexer(scheme="dense_init", backbone="t5-scratch",
                                       backbone_options={"d_model": 32, "layers": 1, "vocab_size": 300},
                                       epochs=1, max_minutes=None, verbose=False).index(DOCS)
+
+
+def test_the_indexer_defaults_to_dense_init_on_minilm_and_its_own_rate(tmp_path):
+    """No scheme named: dense_init (at 2e-4) on minilm, keywords (at the backbone's rate) elsewhere;
+    a rate given is kept."""
+    from pt_genret.index import GenIndex
+
+    target = GenIndex(str(tmp_path / "x.gr"))
+    default = target.indexer(verbose=False)
+    assert (default.scheme, default.config.lr) == ("dense_init", 7e-5)
+    assert target.indexer(scheme="keywords", verbose=False).config.lr == 2e-3
+    assert target.indexer(lr=1e-3, verbose=False).config.lr == 1e-3
+    other = target.indexer(backbone="t5-scratch", verbose=False)
+    assert (other.scheme, other.config.lr) == ("keywords", 5e-4)

@@ -33,6 +33,9 @@ class DocIdScheme(ABC):
     kind: ClassVar[Literal["codes", "text", "ngrams"]]
     #: what decoding over its identifiers is constrained by (a name in :data:`pt_genret.registry.CONSTRAINTS`)
     constraint: ClassVar[str] = "trie"
+    #: the learning rate an index with this scheme trains at when none is given (None: the
+    #: indexer's default); a scheme whose model starts trained (``dense_init``) fine-tunes gently
+    learning_rate: ClassVar[float | None] = None
 
     seed: int = option(42)
     fitted: bool = field(default=False, init=False, repr=False)

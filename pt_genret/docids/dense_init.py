@@ -42,6 +42,7 @@ class DenseInitScheme(AtomicScheme):
     """One code token per document, its output embedding initialised from the document's encoding."""
 
     name = "dense_init"
+    learning_rate = 7e-5  # the model starts as a dense retriever: fine-tune it gently (docs/benchmarks.md)
 
     scale: float = option(20.0, positive=True)  # a docid's first logit: scale × the centred cosine
     max_length: int = option(256, positive=True)  # tokens of a document the encoder reads for its row

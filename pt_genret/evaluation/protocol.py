@@ -105,7 +105,11 @@ def score_step_queries(run: pd.DataFrame, groups: pd.DataFrame, present: set[str
 
 
 def _d0_spec(docnos: list[str], index_options: dict, seed: int, train_qids: list[str]) -> str:
-    blob = json.dumps({"docs": sorted(docnos), "options": index_options, "seed": seed, "train": sorted(train_qids)},
+    from pt_genret.index import default_scheme
+
+    scheme = index_options.get("scheme") or default_scheme(index_options.get("backbone", "minilm"))
+    options = {**index_options, "scheme": scheme if isinstance(scheme, str) else repr(scheme)}
+    blob = json.dumps({"docs": sorted(docnos), "options": options, "seed": seed, "train": sorted(train_qids)},
                       sort_keys=True, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()
 
