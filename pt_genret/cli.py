@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score only the docid tokens (docid) or the whole vocabulary (full) (default: %(default)s)")
     i.add_argument("--batch-size", type=int, default=32, help="training batch size")
     i.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: the scheme's own, 2e-4 for dense_init; else 2e-3 with a frozen "
+                   help="learning rate (default: the scheme's own, 7e-5 for dense_init; else 2e-3 with a frozen "
                    "encoder, 5e-4 when the encoder trains)")
     i.add_argument("--seed", type=int, default=42, help="random seed")
     i.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,

@@ -113,3 +113,22 @@ def test_the_indexer_defaults_to_dense_init_on_minilm_and_its_own_rate(tmp_path)
     assert target.indexer(lr=1e-3, verbose=False).config.lr == 1e-3
     other = target.indexer(backbone="t5-scratch", verbose=False)
     assert (other.scheme, other.config.lr) == ("keywords", 5e-4)
+
+
+@pytest.mark.parametrize("method", ["incremental", "dome"])
+def test_documents_added_to_a_dense_init_index_are_found(tmp_path, method):
+    """An update's new documents start with their encodings as rows (then the method trains or
+    edits): each is found by its own text, and the old documents still are."""
+    from pt_genret.index import GenIndex
+
+    old, new = DOCS.iloc[:14], DOCS.iloc[14:18]
+    index = GenIndex(str(tmp_path / "dense.gr")).indexer(
+        scheme="dense_init", epochs=1, batch_size=16, max_minutes=None, num_pseudo_queries=2, seed=42,
+        verbose=False).index(old)
+    options = {"epochs": 1} if method == "incremental" else {}
+    updated = index.updater(method=method, verbose=False, **options).index(new)
+    probe = pd.concat([new, old.iloc[:2]])
+    res = updated.retriever(num_results=1, verbose=False).transform(
+        pd.DataFrame({"qid": [f"q{i}" for i in range(len(probe))],
+                      "query": (probe["title"] + " " + probe["text"]).tolist()}))
+    assert res.set_index("qid")["docno"].to_dict() == {f"q{i}": d for i, d in enumerate(probe["docno"])}
