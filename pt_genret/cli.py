@@ -185,6 +185,16 @@ def cmd_run(args: argparse.Namespace) -> None:
           f"{args.output} in {time.time() - started:.0f}s")
 
 
+def fit_split(requested: str | None, split: str, splits: list[str]) -> str | None:
+    """The split the interpolation weight is fitted on: the one asked for (``none``: the index's
+    pseudo-queries), else ``train`` when the dataset has it and it is not the evaluation split
+    (real training queries are the better signal: fitted on SciFact's pseudo-queries the weight was 0,
+    on its train queries 0.75, nDCG@10 0.727 → 0.801 on dev), else the pseudo-queries."""
+    if requested is not None:
+        return None if requested.lower() == "none" else requested
+    return "train" if "train" in splits and split != "train" else None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -195,9 +205,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         system_position(args.baseline)  # before any work
 
     dataset = load_dataset(args.dataset)
+    train_split = fit_split(args.train_split, args.split, dataset.splits())
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="pt-genret-baselines-")
     table = compare(args.index, dataset, work_dir, split=args.split, metrics=args.metrics, save_dir=args.save_dir,
-                    train_split=args.train_split, fit_queries=args.fit_queries or None, baseline=args.baseline)
+                    train_split=train_split, fit_queries=args.fit_queries or None, baseline=args.baseline)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False))
     fit = table.attrs["interpolation"]
@@ -450,8 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("index", help="the index folder")
     e.add_argument("dataset", help="a BEIR folder, irds:<id> or quickstart")
     e.add_argument("--split", default="test", help="evaluation queries")
-    e.add_argument("--train-split", help="fit the interpolation weight on this split's queries and qrels "
-                                         "(default: on the index's pseudo-queries)")
+    e.add_argument("--train-split", help="fit the interpolation weight on this split's queries and qrels; none: on "
+                                         "the index's pseudo-queries (default: train when the dataset has it and "
+                                         "it is not --split, else the pseudo-queries)")
     e.add_argument("--fit-queries", type=int, default=200,
                    help="at most this many queries to fit the interpolation weight on (0: all)")
     e.add_argument("--metrics", type=metrics_arg, default=DEFAULT_METRICS, help="ir_measures names, comma-separated")

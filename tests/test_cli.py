@@ -106,13 +106,13 @@ def test_evaluate_prints_every_system(tiny_gr, beir, work_dir, capsys):
     assert main(["evaluate", tiny_gr, beir, "--work-dir", work_dir]) == 0
     out = capsys.readouterr().out
     check_printed_table(out)
-    assert "(interpolated): alpha=" in out and "of the index's pseudo-queries" in out
+    assert "(interpolated): alpha=" in out and "train queries" in out  # the beir fixture has a train split
     assert os.path.isdir(os.path.join(work_dir, "pisa")) and os.path.isdir(os.path.join(work_dir, "dense.flex"))
 
 
 def test_evaluate_save_dir_writes_results_csv(tiny_gr, beir, work_dir, tmp_path, capsys):
     save = tmp_path / "runs"
-    rc = main(["evaluate", tiny_gr, beir, "--save-dir", str(save), "--work-dir", work_dir])
+    rc = main(["evaluate", tiny_gr, beir, "--save-dir", str(save), "--work-dir", work_dir, "--train-split", "none"])
     captured = capsys.readouterr()
     assert rc == 0, [line for line in captured.err.splitlines() if "error" in line]
     check_printed_table(captured.out)
@@ -130,6 +130,15 @@ def test_evaluate_save_dir_writes_results_csv(tiny_gr, beir, work_dir, tmp_path,
         fit = json.load(f)
     assert fit["fitted_on"] == "pseudo-queries" and 0 <= fit["alpha"] <= 1 and fit["metric"] == "nDCG@10"
     assert len(fit["curve"]) == 21 and fit["num_queries"] == len(pseudo_query_topics(tiny_gr, n=200)[0])
+
+
+def test_the_interpolation_is_fitted_on_train_queries_when_there_are_some():
+    from pt_genret.cli import fit_split
+
+    assert fit_split(None, "test", ["test", "train"]) == "train"
+    assert fit_split(None, "train", ["test", "train"]) is None  # never on the evaluation split
+    assert fit_split(None, "test", ["test"]) is None  # no training queries: the pseudo-queries
+    assert fit_split("none", "test", ["test", "train"]) is None and fit_split("dev", "test", ["dev"]) == "dev"
 
 
 def test_evaluate_fits_on_a_train_split(tiny_gr, beir, work_dir, tmp_path, capsys):

@@ -43,7 +43,7 @@ def check_codes(scheme, ids):
 
 
 def test_registry_and_errors(corpus):
-    assert set(SCHEMES) == {"atomic", "naive", "semantic", "title", "keywords", "rq", "pq", "url", "bm25_terms",
+    assert set(SCHEMES) == {"atomic", "dense_init", "naive", "semantic", "title", "keywords", "rq", "pq", "url", "bm25_terms",
                             "ngrams", "multiview", "generated"}
     with pytest.raises(ValueError, match="unknown docid scheme"):
         get_scheme("nope")
