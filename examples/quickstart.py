@@ -35,7 +35,8 @@ from pt_genret.datasets import quickstart_dataset  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
-    parser.add_argument("--scheme", default="title", help="docid scheme: atomic, naive, semantic, title, keywords")
+    parser.add_argument("--scheme", default="dense_init",
+                        help="docid scheme: dense_init, atomic, naive, semantic, title, keywords, ...")
     parser.add_argument("--backbone", default="minilm", help="minilm, t5-scratch, or a HF seq2seq name / path")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", help="output folder (default: a new temporary folder)")

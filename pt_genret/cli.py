@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = add("quickstart", help="build a GR index on the embedded corpus and compare it with BM25 and dense")
     q.add_argument("--out", help="output folder (default: a new temporary folder)")
-    q.add_argument("--scheme", choices=SCHEMES.names(), default="title", help="docid scheme")
+    q.add_argument("--scheme", choices=SCHEMES.names(), default="dense_init", help="docid scheme")
     q.add_argument("--epochs", type=int, default=15, help="training epochs")
     q.add_argument("--seed", type=int, default=42, help="random seed")
     q.add_argument("--metrics", type=metrics_arg, default=DEFAULT_METRICS, help="ir_measures names, comma-separated")
