@@ -8,10 +8,14 @@ centroids, so that decoding scores start where dense retrieval is. This scheme d
 atomic docids on an encoder-decoder backbone with a BERT decoder (``minilm``):
 
 * the decoder is set to compute the encoder's mean-pooled output at its first step (uniform
-  cross-attention, identity value and output maps, every other sub-layer's output zero, the
-  start position's input zero), so its first hidden state is the query's sentence encoding;
+  cross-attention, identity value and output maps, a bias cancelling the start position's own
+  input, every other sub-layer's output zero), so its first hidden state is the query's
+  sentence encoding (:func:`pooling_decoder`);
 * each docid's output row is the document's sentence encoding (title and text, by the same
-  encoder), centred and scaled by ``scale`` (a softmax temperature).
+  encoder), centred and scaled by ``scale`` (a softmax temperature);
+* the second position's input is one fixed direction and end of sequence's output row points
+  along it, so after any docid token the model is certain the docid has ended (else that
+  step's log-probability, different for every document, would be added to its score).
 
 So before any training the model ranks as dense retrieval with the backbone's own encoder
 (all-MiniLM-L6-v2 by default; LayerNorm centres the query vector, so the score is the cosine
