@@ -24,13 +24,14 @@ def _fresh(docs: pd.DataFrame, **options):
 
 
 def _centred_cosines(backbone, queries, docs, scale):
-    from pt_genret.docids.dense_init import _document_texts, encode_mean_pooled
+    from pt_genret.docids.dense_init import encode_mean_pooled
+    from pt_genret.documents import full_texts
 
     def unit(v):
         return torch.nn.functional.normalize(v - v.mean(1, keepdim=True), dim=1)
 
     q = encode_mean_pooled(backbone, queries, 64, 16)
-    d = encode_mean_pooled(backbone, _document_texts(docs), 256, 16)
+    d = encode_mean_pooled(backbone, full_texts(docs), 256, 16)
     return scale * unit(q) @ unit(d).T
 
 

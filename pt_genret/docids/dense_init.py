@@ -34,6 +34,7 @@ import pyterrier as pt
 import torch
 
 from pt_genret.docids.numeric import AtomicScheme
+from pt_genret.documents import full_texts
 from pt_genret.options import option
 
 GELU_SHIFT = 30.0  # the prediction head's GELU is the identity (up to e-200) on inputs shifted this far
@@ -61,7 +62,7 @@ class DenseInitScheme(AtomicScheme):
     def init_rows(self, backbone, table, docs: pd.DataFrame, verbose: bool = False) -> None:
         """Rows of ``docs``' docid tokens = their centred, unit-length encodings × ``scale``."""
         _check_backbone(backbone.model)
-        texts = _document_texts(docs)
+        texts = full_texts(docs)
         vectors = encode_mean_pooled(backbone, texts, self.max_length, self.batch_size, verbose)
         vectors = vectors - vectors.mean(dim=1, keepdim=True)
         vectors = torch.nn.functional.normalize(vectors, dim=1)
@@ -81,11 +82,6 @@ def _check_backbone(model) -> None:
     if not (isinstance(model, EncoderDecoderModel) and isinstance(model.decoder, BertLMHeadModel)):
         raise ValueError("the dense_init docid scheme needs an encoder-decoder backbone with a BERT decoder "
                          f"(backbone='minilm'), got {type(model).__name__}; use scheme='atomic' for other backbones")
-
-
-def _document_texts(docs: pd.DataFrame) -> list[str]:
-    titles = docs["title"].fillna("").astype(str) if "title" in docs else pd.Series("", index=docs.index)
-    return [f"{t} {x}".strip() for t, x in zip(titles, docs["text"].fillna("").astype(str))]
 
 
 @torch.inference_mode()
