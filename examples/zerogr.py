@@ -12,6 +12,11 @@
 3. A GR model with the same settings is trained on the target alone from scratch, for the same
    ``--minutes``.
 
+``--scheme`` and ``--decoder`` swap the preset's keyword-sentence docids and reverse-annealed
+decoding for another scheme and decoder in all three models, e.g. ``--scheme dense_init --decoder
+beam``: atomic docids whose rows start as the documents' encodings, so the target's model starts
+from the base model's trained decoder with rows computed from the target's documents alone.
+
 Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM), ZeroGR and the target-only GR
 model on the target's evaluation split, and writes ``OUT/results.csv`` (a ``name`` column and
 one column per metric). Indexes already built under ``--out`` are reused.
@@ -31,7 +36,8 @@ from pt_genret.index import GenIndex
 from pt_genret.instructions import corpus_name, default_instruction
 from pt_genret.metrics import parse_metrics
 from pt_genret.multicorpus import Corpus, build_multi_corpus_index, index_new_corpus
-from pt_genret.presets import PRESETS, preset_indexer, preset_retriever
+from pt_genret.presets import PRESETS, preset_retriever
+from pt_genret.registry import DECODERS, SCHEMES
 
 METRICS = ("nDCG@10", "R@100", "Success@1")
 
@@ -78,6 +84,10 @@ def main() -> None:
     p.add_argument("--hits", type=int, default=100, help="docids decoded per query")
     p.add_argument("--start-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["start_temperature"])
     p.add_argument("--end-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["end_temperature"])
+    p.add_argument("--scheme", default=PRESETS["ZeroGR"].scheme, choices=SCHEMES.names(),
+                   help="docid scheme of the three models (default: the ZeroGR preset's, %(default)s)")
+    p.add_argument("--decoder", default=PRESETS["ZeroGR"].decoder, choices=DECODERS.names(),
+                   help="decoder of the GR rows (default: the ZeroGR preset's, %(default)s; beam for atomic docids)")
     p.add_argument("--backbone", default="minilm", help="minilm, t5-scratch or a HF seq2seq name/path")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
@@ -91,7 +101,7 @@ def main() -> None:
     if args.max_queries and len(topics) > args.max_queries:
         topics = topics.sample(n=args.max_queries, random_state=args.seed).reset_index(drop=True)
     instruction = default_instruction(args.target)
-    common = dict(scheme=PRESETS["ZeroGR"].scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
+    common = dict(scheme=args.scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
                   backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
 
     base = GenIndex(os.path.join(args.out, "base"))
@@ -106,16 +116,18 @@ def main() -> None:
                                   **common)
     alone = GenIndex(os.path.join(args.out, "target_only"))
     if not alone.built():
-        alone = preset_indexer(alone.path, "ZeroGR", instruction=instruction, max_minutes=args.minutes,
-                               **{k: v for k, v in common.items() if k != "scheme"}).index(usable_docs(target))
+        alone = alone.indexer(instruction=instruction, max_minutes=args.minutes, **common).index(usable_docs(target))
     print(f"indexes built in {(time.time() - started) / 60:.1f} min; target {corpus_name(args.target)}, split "
           f"{split}, {len(topics)} queries; instruction {instruction!r}")
 
     bm25, dense = baselines(target, os.path.join(args.out, "baselines"))
     schedule = {"start_temperature": args.start_temperature, "end_temperature": args.end_temperature}
+    decoding = dict(num_results=args.hits, decoder=args.decoder)
+    if args.decoder == PRESETS["ZeroGR"].decoder:
+        decoding["decoder_options"] = schedule
     systems = {"BM25": bm25, "dense": dense,
-               "ZeroGR": preset_retriever(zerogr, "ZeroGR", num_results=args.hits, decoder_options=schedule),
-               "GR (target only)": preset_retriever(alone, "ZeroGR", num_results=args.hits, decoder_options=schedule)}
+               "ZeroGR": preset_retriever(zerogr, "ZeroGR", **decoding),
+               "GR (target only)": preset_retriever(alone, "ZeroGR", **decoding)}
     table = pt.Experiment(list(systems.values()), topics, qrels, metrics, names=list(systems))
     table = table[["name", *[str(m) for m in metrics]]]
     table.to_csv(os.path.join(args.out, "results.csv"), index=False)

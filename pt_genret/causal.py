@@ -5,8 +5,9 @@ continuation: ``prompt ⊕ [start] ⊕ docid``. The decoders' "encoder states" a
 prompt's token ids and mask (:func:`encode_prompts`), and every model call is one forward pass
 over prompt and docid prefix (:func:`continuation_logits`). Position ids follow the attention
 mask, so a prompt's padding, left or right, changes nothing: training (right-padded batches)
-and decoding see the same positions. Decoding recomputes the whole sequence at each step (no
-key/value cache reuse), which is simple and exact; the seq2seq path keeps its cache.
+and decoding see the same positions. Beam search runs the prompt once and then one token per
+step from the model's key/value cache (:func:`cached_step`); re-ranking and training score
+whole sequences in one pass.
 """
 from __future__ import annotations
 
@@ -35,3 +36,21 @@ def continuation_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tens
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).logits
     return logits[:, -1] if last_only else logits[:, prompt_ids.shape[1]:]
+
+
+def cached_step(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, prefixes: torch.Tensor, cache,
+                cache_arg: str = "past_key_values"):
+    """One decoding step of ``prompt ⊕ prefixes`` ``(n, t)`` reusing ``cache`` (the model's output).
+
+    Without a cache the prompt and the prefixes are run whole; with one, only the last prefix
+    token, its position counted from the real (unpadded) tokens before it, as in
+    :func:`continuation_logits`, so the logits are the same as recomputing everything.
+    """
+    prefixes = prefixes.to(prompt_ids.device)
+    mask = torch.cat([prompt_mask, torch.ones_like(prefixes, dtype=prompt_mask.dtype)], dim=1)
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    if cache is None:
+        ids = torch.cat([prompt_ids, prefixes], dim=1)
+    else:
+        ids, positions = prefixes[:, -1:], positions[:, -1:]
+    return model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **{cache_arg: cache})

@@ -31,16 +31,25 @@ class TextEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
         self.model = AutoModel.from_pretrained(self.model_name).to(self.device).eval()
 
-    @torch.inference_mode()
     def encode(self, texts: list[str], verbose: bool = False) -> np.ndarray:
-        out = []
-        batches = range(0, len(texts), self.batch_size)
-        for start in pt.tqdm(batches, desc="encoding", unit="batch", disable=not verbose):
-            enc = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt").to(self.device)
-            hidden = self.model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-        dim = self.model.config.hidden_size
-        return np.concatenate(out) if out else np.zeros((0, dim), dtype=np.float32)
+        """Unit-length mean-pooled encodings ``(n, hidden)`` of ``texts``."""
+        pooled = mean_pooled(self.model, self.tokenizer, texts, self.max_length, self.batch_size,
+                             self.model.config.hidden_size, verbose=verbose)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+
+@torch.inference_mode()
+def mean_pooled(encoder, tokenizer, texts: list[str], max_length: int, batch_size: int, hidden_size: int,
+                desc: str = "encoding", verbose: bool = False) -> torch.Tensor:
+    """Float32 CPU tensor ``(n, hidden_size)``: the mean of ``encoder``'s outputs over each text's
+    tokens (padding excluded). Shared by :class:`TextEncoder` and the ``dense_init`` docid
+    scheme, which runs it through a GR model's own encoder."""
+    device = next(encoder.parameters()).device
+    out = []
+    for start in pt.tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch", disable=not verbose):
+        enc = tokenizer(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
+                        return_tensors="pt").to(device)
+        hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
+    return torch.cat(out) if out else torch.zeros((0, hidden_size))

@@ -313,3 +313,20 @@ def test_decoder_only_backbone_from_a_hf_model_folder(tmp_path):
     assert index.backbone().decoder_only
     res = GenRetriever(index, num_results=2)(pd.DataFrame({"qid": ["1"], "query": ["planet"]}))
     assert len(res) == 2
+
+
+def test_decoder_only_beam_search_with_the_cache_equals_recomputing(causal_index, monkeypatch):
+    from pt_genret import causal
+
+    steps = []
+    real = causal.cached_step
+    monkeypatch.setattr(causal, "cached_step", lambda *a, **k: steps.append(a[4] is not None) or real(*a, **k))
+    docs = make_docs(per_topic=3)
+    topics = pd.DataFrame({"qid": [d["docno"] for d in docs], "query": [d["title"] + " of it" * (i % 3)
+                                                                      for i, d in enumerate(docs)]})
+    cached = GenRetriever(causal_index, num_results=5, batch_size=4)(topics)
+    recomputed = GenRetriever(causal_index, num_results=5, batch_size=4,
+                              decoder_options={"use_cache": False})(topics)
+    assert any(steps) and not all(steps)  # the prompt ran once per batch, then steps from the cache
+    assert cached["docno"].tolist() == recomputed["docno"].tolist()  # padded prompts of different lengths
+    assert cached["score"].to_numpy() == pytest.approx(recomputed["score"].to_numpy(), abs=1e-4)

@@ -119,7 +119,7 @@ class IncrementalDecoder:
         params = inspect.signature(backbone.model.forward).parameters
         self.cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         self.cache = None
-        self.incremental = use_cache and not backbone.decoder_only  # a causal LM recomputes prompt ⊕ prefix
+        self.incremental = use_cache  # a causal LM caches its prompt ⊕ prefix (causal.cached_step)
         self.per_query = False  # the cache holds one row per query, not yet copied to the beams
         self.prefixes: torch.Tensor | None = None
 
@@ -143,9 +143,13 @@ class IncrementalDecoder:
         once = self.cache is None and g > 1 and bool((tokens.view(-1, g) == tokens[::g]).all())
         hidden, mask = (self.query_hidden, self.query_mask) if once else self._rows()
         with last_position_logits(self.backbone.model):
-            out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
-                                      attention_mask=mask, decoder_input_ids=tokens[::g] if once else tokens,
-                                      use_cache=True, **{self.cache_arg: self.cache})
+            if self.backbone.decoder_only:  # hidden, mask: the prompts' ids and mask
+                prefixes = self.prefixes[::g] if once else self.prefixes
+                out = causal.cached_step(self.backbone.model, hidden, mask, prefixes, self.cache, self.cache_arg)
+            else:
+                out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                                          attention_mask=mask, decoder_input_ids=tokens[::g] if once else tokens,
+                                          use_cache=True, **{self.cache_arg: self.cache})
         self.cache = getattr(out, "past_key_values", None)
         if self.cache is None or not hasattr(self.cache, "reorder_cache"):
             self.incremental = False
@@ -160,7 +164,7 @@ class IncrementalDecoder:
     def _expand(self, rows: torch.Tensor | None = None) -> None:
         n = self.prefixes.shape[0]
         rows = torch.arange(n, device=self.prefixes.device) if rows is None else rows
-        self.cache.reorder_cache(rows // self.group)  # self- and cross-attention, one row per beam
+        self.cache.reorder_cache(rows // self.group)  # self- and cross-attention (or a causal LM's), one row per beam
         self.per_query = False
 
     def reorder(self, rows: torch.Tensor) -> None:

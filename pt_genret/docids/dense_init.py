@@ -30,11 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-import pyterrier as pt
 import torch
 
 from pt_genret.docids.numeric import AtomicScheme
 from pt_genret.documents import full_texts
+from pt_genret.embeddings import mean_pooled
 from pt_genret.options import option
 
 GELU_SHIFT = 30.0  # the prediction head's GELU is the identity (up to e-200) on inputs shifted this far
@@ -88,21 +88,14 @@ def _check_backbone(model) -> None:
 def encode_mean_pooled(backbone, texts: list[str], max_length: int, batch_size: int,
                        verbose: bool = False) -> torch.Tensor:
     """Mean-pooled outputs of the backbone's own encoder (what the pooling decoder computes)."""
-    model, tok = backbone.model, backbone.tokenizer
-    device = next(model.parameters()).device
+    model = backbone.model
     was_training = model.training
     model.eval()
-    out = []
-    for start in pt.tqdm(range(0, len(texts), batch_size), desc="encoding documents", unit="batch",
-                         disable=not verbose):
-        enc = tok(texts[start:start + batch_size], padding=True, truncation=True, max_length=max_length,
-                  return_tensors="pt").to(device)
-        hidden = model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
-    model.train(was_training)
-    hidden_size = model.config.encoder.hidden_size
-    return torch.cat(out) if out else torch.zeros((0, hidden_size))
+    try:
+        return mean_pooled(model.encoder, backbone.tokenizer, texts, max_length, batch_size,
+                           model.config.encoder.hidden_size, desc="encoding documents", verbose=verbose)
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
