@@ -1,6 +1,7 @@
-"""Constrained beam search with and without the key/value cache, side by side in one run.
+"""Constrained decoding with and without the key/value cache, side by side in one run.
 
     python benchmarks/decoding_speed.py runs/cranfield-minilm ../shared/data/cranfield --queries 16
+    python benchmarks/decoding_speed.py runs/zerogr/zerogr ../shared/data/cranfield --decoder annealed
 
 Both runs decode the same queries with the same index and beam width, alternating; the script
 prints seconds per query for each, their ratio, and whether the rankings agree.
@@ -14,6 +15,7 @@ import numpy as np
 
 from pt_genret.datasets import load_dataset
 from pt_genret.decoding import ConstrainedBeamSearch
+from pt_genret.decoding.sampling import AnnealedSampling
 from pt_genret.index import GenIndex
 
 
@@ -25,6 +27,8 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=16)
     p.add_argument("--beams", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--decoder", choices=("beam", "annealed"), default="beam",
+                   help="beam search (--beams wide) or reverse-annealed sampling (--beams draws)")
     args = p.parse_args()
     index = GenIndex(args.index)
     backbone, trie = index.backbone(), index.trie()
@@ -36,13 +40,14 @@ def main() -> None:
         batch = queries[start:start + args.batch_size]
         for use_cache in (True, False):
             t = time.perf_counter()
-            results[use_cache] += ConstrainedBeamSearch(num_beams=args.beams, use_cache=use_cache).decode(
-                backbone, trie, batch, args.beams, steps)
+            decoder = (ConstrainedBeamSearch(num_beams=args.beams, use_cache=use_cache) if args.decoder == "beam"
+                       else AnnealedSampling(use_cache=use_cache))
+            results[use_cache] += decoder.decode(backbone, trie, batch, args.beams, steps)
             seconds[use_cache] += time.perf_counter() - t
     same = all([d for d, _ in a] == [d for d, _ in b] for a, b in zip(results[True], results[False]))
     diff = max(abs(x - y) for a, b in zip(results[True], results[False]) for (_, x), (_, y) in zip(a, b))
     n = len(queries)
-    print(f"{n} queries, {args.beams} beams, batches of {args.batch_size}, index {args.index}")
+    print(f"{args.decoder}: {n} queries, {args.beams} beams/draws, batches of {args.batch_size}, index {args.index}")
     print(f"with cache:    {seconds[True] / n:.3f} s/query")
     print(f"without cache: {seconds[False] / n:.3f} s/query")
     print(f"speed-up: {seconds[False] / seconds[True]:.2f}x; same rankings: {same}; max score difference {diff:.2e}")

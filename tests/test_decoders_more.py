@@ -59,6 +59,13 @@ def test_annealed_sampling_is_seeded(any_index):
     assert a == b
 
 
+def test_annealed_sampling_with_the_cache_draws_what_recomputing_draws(any_index):
+    bb, trie, _, steps = parts(any_index)
+    cached = AnnealedSampling(seed=7).decode(bb, trie, QUERIES, 8, steps)
+    recomputed = AnnealedSampling(seed=7, use_cache=False).decode(bb, trie, QUERIES, 8, steps)
+    assert cached == recomputed  # batches of queries finishing their draws at different steps
+
+
 def test_first_draw_at_low_temperature_is_the_greedy_docid(any_index):
     bb, trie, _, steps = parts(any_index)
     greedy = ConstrainedBeamSearch(num_beams=1).decode(bb, trie, QUERIES, 1, steps)

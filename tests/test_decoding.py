@@ -123,3 +123,21 @@ def test_get_decoder():
     assert get_decoder(dec) is dec
     with pytest.raises(ValueError, match="unknown decoder"):
         get_decoder("greedy-nonsense")
+
+
+def test_incremental_decoder_keeps_its_cache_and_matches_recomputing(any_index):
+    from pt_genret.decoding.model_calls import IncrementalDecoder
+
+    backbone, trie, table, steps = parts(any_index)
+    hidden, mask = encode(backbone, QUERIES[:2])
+    decoder = IncrementalDecoder(backbone, hidden, mask, group=3)
+    start = torch.full((6,), backbone.decoder_start_token_id)
+    decoder.step(start)
+    decoder.reorder(torch.tensor([2, 0, 1, 5, 3, 3]))
+    firsts = sorted({t[0] for t in table.tokens})
+    tokens = torch.tensor([firsts[i % len(firsts)] for i in range(6)])
+    logits = decoder.step(tokens)
+    assert decoder.incremental and decoder.cache is not None  # the model's cache, not a silent fallback
+    prefixes = torch.stack([start, tokens], dim=1)
+    expected = next_token_logits(backbone, hidden.repeat_interleave(3, 0), mask.repeat_interleave(3, 0), prefixes)
+    assert torch.allclose(logits, expected, atol=1e-4)

@@ -150,7 +150,7 @@ class IncrementalDecoder:
                 out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
                                           attention_mask=mask, decoder_input_ids=tokens[::g] if once else tokens,
                                           use_cache=True, **{self.cache_arg: self.cache})
-        self.cache = getattr(out, "past_key_values", None)
+        self.cache = getattr(out, self.cache_arg, None)  # the output field has the argument's name
         if self.cache is None or not hasattr(self.cache, "reorder_cache"):
             self.incremental = False
             if self.prefixes.shape[1] > 1:

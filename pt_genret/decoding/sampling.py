@@ -7,6 +7,8 @@ trie, so no document is drawn twice. The temperature rises across draws, from
 ``end_temperature`` (flatter: later draws explore documents beam search would not reach).
 Results are ranked in draw order; ``score`` is ``-draw``. Each query has its own random
 generator, seeded from ``seed`` and the query text, so results do not depend on batching.
+Each draw steps the model one token at a time from its key/value cache
+(:class:`~pt_genret.decoding.model_calls.IncrementalDecoder`), as beam search does.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torch
 
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
-from pt_genret.decoding.model_calls import encode, next_token_logits
+from pt_genret.decoding.model_calls import IncrementalDecoder, encode
 
 
 def query_seed(seed: int, query: str) -> int:
@@ -34,6 +36,7 @@ class AnnealedSampling:
     end_temperature: float = 1.5
     seed: int = 42
     max_query_length: int = 64
+    use_cache: bool = True  # False recomputes the decoder over whole prefixes (for comparison)
     name: str = "annealed"
     constraint: str = field(default="trie", repr=False)
 
@@ -54,25 +57,25 @@ class AnnealedSampling:
         for draw in range(draws):
             temp = self.temperature(draw, draws)
             states = np.full(len(queries), ROOT, dtype=np.int64)
-            prefixes = torch.full((len(queries), 1), backbone.decoder_start_token_id, dtype=torch.long)
+            step = np.full(len(queries), backbone.decoder_start_token_id, dtype=np.int64)
             done = np.full(len(queries), DEAD, dtype=np.int64)
+            decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache)  # every query's row, every step
             for _ in range(max_steps):
                 active = np.flatnonzero((done == DEAD) & (states >= 0))
                 if len(active) == 0:
                     break
-                logits = next_token_logits(backbone, hidden[active], mask[active], prefixes[active].to(hidden.device))
+                logits = decoder.step(torch.from_numpy(step))[torch.from_numpy(active).to(hidden.device)]
                 logits = logits.cpu() / temp
                 allowed = torch.stack([views[q].allowed_mask(states[q:q + 1], logits.shape[1])[0] for q in active])
                 probs = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
                 tokens = [int(torch.multinomial(probs[i], 1, generator=generators[q])) for i, q in enumerate(active)]
-                step = np.full(len(queries), backbone.pad_token_id, dtype=np.int64)
+                step = np.full(len(queries), backbone.pad_token_id, dtype=np.int64)  # finished rows: padding
                 for q, tok in zip(active, tokens):
                     states[q] = views[q].advance(states[q:q + 1], np.array([tok]))[0]
                     doc = views[q].doc_at(states[q:q + 1])[0]
                     if doc >= 0:
                         done[q] = doc
                     step[q] = tok
-                prefixes = torch.cat([prefixes, torch.from_numpy(step).unsqueeze(1)], dim=1)
             for q, doc in enumerate(done):
                 if doc >= 0:
                     results[q].append((int(doc), -float(draw)))
