@@ -218,6 +218,9 @@ def encode_sources(backbone: Backbone, examples: list[Example], max_length: int,
     return out
 
 
+REPLANS_PER_EPOCH = 20  # a budgeted schedule is re-estimated this often within an epoch
+
+
 @dataclass
 class Budget:
     """Train to a time budget, validating each epoch and keeping the best epoch's weights.
@@ -226,8 +229,10 @@ class Budget:
     epoch stops inside, when the time left (less one validation) runs out. With
     ``validate`` (a callable scoring the model, higher is better), each epoch ends with a
     validation score, training stops after ``patience`` epochs without improvement (once the
-    learning rate has decayed halfway), and the best epoch's weights are the ones kept. The learning-rate schedule decays linearly to zero
-    over the epochs the budget is expected to allow, re-estimated as epochs are timed.
+    learning rate has decayed halfway), and the best epoch's weights are the ones kept. The
+    learning-rate schedule decays linearly to zero over the epochs the budget is expected to
+    allow, re-estimated from the pace of training as it goes (``REPLANS_PER_EPOCH`` times an
+    epoch), so a slow start does not end training early.
     After :func:`train`, ``curve`` holds one record per epoch (``epoch, seconds, loss, score,
     lr``), ``best_epoch`` the epoch kept and ``stopped`` why training ended.
     """
@@ -350,6 +355,9 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         plan["total"] = max(done + 1, min(steps_per_epoch * config.epochs, done + max(fits, 0)))
 
     budget.stopped = state.get("stopped") or "epochs"
+    # the pace of the first batches (warm-up, other work on the machine) misleads: re-planning as an
+    # epoch goes on keeps the decay ending with the budget, not before it or after it
+    replan_every = max(20, steps_per_epoch // REPLANS_PER_EPOCH)
     for epoch in range(start_epoch, config.epochs):
         if budget.seconds is not None and (elapsed() >= limit() or schedule.last_epoch >= plan["total"]):
             budget.stopped = "budget"  # no time left, or the planned decay has ended
@@ -380,7 +388,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             batch_loss = accelerator.reduce(loss.detach(), reduction="mean") if world > 1 else loss
             total_loss, n = total_loss + batch_loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
-            if n == 20 and not budget.curve:  # a first estimate of an epoch's time, for the schedule
+            if n == 20 or n % replan_every == 0:  # re-estimate the epoch's time from this epoch's pace so far
                 replan((clock() - epoch_started) / n * steps_per_epoch)
             if budget.seconds is not None and (elapsed() > limit() or schedule.last_epoch >= plan["total"]):
                 overrun = True  # the time left ends inside this epoch: stop here, the rate has decayed

@@ -236,3 +236,34 @@ def test_frozen_encoder_states_are_encoded_lazily_and_match_the_up_front_pass():
     for i in groups[0]:
         assert torch.allclose(upfront[i].float(), collate.states[i].float(), atol=2e-2)
     assert backbone.model.get_encoder().training  # encoded in evaluation mode, the model's mode kept
+
+
+def test_a_slow_start_does_not_end_a_budgeted_run_early(monkeypatch):
+    """The first batches' pace (here 20 slow ones) is re-estimated as training goes on, so the
+    learning-rate decay, and training, end with the budget rather than at the first estimate."""
+    import time
+
+    from pt_genret import training
+    from pt_genret.backbone import create_backbone
+    from pt_genret.training import Budget, TrainConfig, build_examples, train
+
+    docs = pd.DataFrame(make_docs(per_topic=2, seed=9))
+    bb = create_backbone("t5-scratch", corpus_texts=docs["text"].tolist(), d_model=32, layers=2, vocab_size=300)
+    tokens = {d: bb.spell(t.lower(), "text") for d, t in zip(docs["docno"], docs["title"])}
+    examples = build_examples(docs, tokens) * 100  # one long epoch
+    calls = []
+    loss = training.seq2seq_loss
+
+    def slow_start(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 20:
+            time.sleep(0.15)  # 3 s: at this pace the epoch would take far longer than the budget
+        return loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "seq2seq_loss", slow_start)
+    budget = Budget(seconds=8.0)
+    started = time.time()
+    train(bb, examples, TrainConfig(epochs=1, batch_size=1, lr=1e-3, max_minutes=1), verbose=False, budget=budget)
+    first_estimate = 20 + int((8.0 - 3.0) / (0.15 * len(examples)) * len(examples))  # steps the n=20 plan allowed
+    assert len(calls) > 3 * first_estimate  # the plan grew with the real pace
+    assert time.time() - started > 0.7 * 8.0  # and the budget was used, not left over
