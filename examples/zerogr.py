@@ -104,6 +104,11 @@ def main() -> None:
     common = dict(scheme=args.scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
                   backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
 
+    for name in ("base", "zerogr", "target_only"):  # indexes reused from an earlier run must match --scheme
+        earlier = GenIndex(os.path.join(args.out, name))
+        if earlier.built() and earlier.meta["scheme"] != args.scheme:
+            p.error(f"{earlier.path} was built with scheme {earlier.meta['scheme']!r}, not --scheme {args.scheme!r}: "
+                    "use another --out")
     base = GenIndex(os.path.join(args.out, "base"))
     if not base.built():
         corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]

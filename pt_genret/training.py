@@ -231,8 +231,9 @@ class Budget:
     validation score, training stops after ``patience`` epochs without improvement (once the
     learning rate has decayed halfway), and the best epoch's weights are the ones kept. The
     learning-rate schedule decays linearly to zero over the epochs the budget is expected to
-    allow, re-estimated from the pace of training as it goes (``REPLANS_PER_EPOCH`` times an
-    epoch), so a slow start does not end training early.
+    allow, re-estimated from the pace of training as it goes (up to ``REPLANS_PER_EPOCH`` times
+    an epoch, and whenever the plan ends with time left), so a slow start does not end training
+    early.
     After :func:`train`, ``curve`` holds one record per epoch (``epoch, seconds, loss, score,
     lr``), ``best_epoch`` the epoch kept and ``stopped`` why training ended.
     """
@@ -303,12 +304,13 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     model.config.pad_token_id = backbone.pad_token_id
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = (len(examples) + config.batch_size - 1) // config.batch_size
-    plan = {"total": steps_per_epoch * config.epochs}
+    plan = {"total": steps_per_epoch * config.epochs, "warmup": None}
 
     def rate(step: int) -> float:
         """Linear warm-up over ``warmup_ratio`` of the planned steps, then linear decay to zero at
-        the end of the plan (both follow the plan when a budget re-plans it)."""
-        warmup = max(1, int(config.warmup_ratio * plan["total"]))
+        the end of the plan (the decay follows the plan when a budget re-plans it; the warm-up is
+        fixed by the first plan, so a longer plan does not start it over)."""
+        warmup = plan["warmup"] or max(1, int(config.warmup_ratio * plan["total"]))
         return min(1.0, (step + 1) / warmup) * max(0.0, (plan["total"] - step) / max(1, plan["total"] - warmup))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
@@ -324,6 +326,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     if state.get("stopped") in ("budget", "no improvement"):  # an interrupted save of a finished run
         start_epoch = config.epochs
     plan["total"] = state.get("plan_total", plan["total"])
+    plan["warmup"] = state.get("plan_warmup")
     spent_before = float(state.get("seconds", 0.0))  # the training time of the runs this one resumes
     best_score = max((c["score"] for c in budget.curve if c.get("score") is not None), default=None)
     best_state = None  # the best epoch's weights (on the CPU); a resumed run restores them from the checkpoint
@@ -353,16 +356,40 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         per_epoch = train_seconds_per_epoch + (float(np.mean(checks)) if checks else 0.0)
         fits = int((limit() - elapsed()) / per_epoch * steps_per_epoch)
         plan["total"] = max(done + 1, min(steps_per_epoch * config.epochs, done + max(fits, 0)))
+        if plan["warmup"] is None:
+            plan["warmup"] = max(1, int(config.warmup_ratio * plan["total"]))
+
+    progress = {"started": 0.0, "n": 0}  # the current epoch's start and batches so far
+
+    def pace() -> float:
+        """Training seconds per epoch at the latest pace: this epoch's so far, else the last epoch's."""
+        if progress["n"] >= 20:
+            return (clock() - progress["started"]) / progress["n"] * steps_per_epoch
+        timed = [c for c in budget.curve if c.get("steps")]
+        return timed[-1]["train_seconds"] * steps_per_epoch / timed[-1]["steps"] if timed else 0.0
+
+    def out_of_budget() -> bool:
+        """Whether training must stop for the budget: its time is up, or the planned decay has
+        ended and a re-plan from the latest pace finds no step more (a plan made from a slow
+        pace ends early; training goes on while there is time)."""
+        if budget.seconds is None:
+            return False
+        if elapsed() >= limit():
+            return True
+        if schedule.last_epoch >= plan["total"]:
+            replan(pace())
+        return schedule.last_epoch >= plan["total"]
 
     budget.stopped = state.get("stopped") or "epochs"
     # the pace of the first batches (warm-up, other work on the machine) misleads: re-planning as an
     # epoch goes on keeps the decay ending with the budget, not before it or after it
     replan_every = max(20, steps_per_epoch // REPLANS_PER_EPOCH)
     for epoch in range(start_epoch, config.epochs):
-        if budget.seconds is not None and (elapsed() >= limit() or schedule.last_epoch >= plan["total"]):
-            budget.stopped = "budget"  # no time left, or the planned decay has ended
+        if out_of_budget():
+            budget.stopped = "budget"
             break
         epoch_started = clock()
+        progress.update(started=epoch_started, n=0)
         # the order depends on (seed, epoch) only, so resuming reproduces it; the prepared loader
         # forwards its epoch to our sampler (setting the sampler directly would be overridden)
         loader.set_epoch(epoch) if hasattr(loader, "set_epoch") else sampler.set_epoch(epoch)
@@ -388,9 +415,10 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             batch_loss = accelerator.reduce(loss.detach(), reduction="mean") if world > 1 else loss
             total_loss, n = total_loss + batch_loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
-            if n == 20 or n % replan_every == 0:  # re-estimate the epoch's time from this epoch's pace so far
-                replan((clock() - epoch_started) / n * steps_per_epoch)
-            if budget.seconds is not None and (elapsed() > limit() or schedule.last_epoch >= plan["total"]):
+            progress["n"] = n
+            if budget.seconds is not None and (n == 20 or n % replan_every == 0):
+                replan(pace())  # re-estimate the epoch's time from this epoch's pace so far
+            if out_of_budget():
                 overrun = True  # the time left ends inside this epoch: stop here, the rate has decayed
                 break
         train_seconds = clock() - epoch_started
@@ -415,13 +443,13 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         if verbose and main and score is not None:
             print(f"epoch {epoch + 1}: loss {losses[-1]:.3f}, validation {score:.4f} "
                   f"(best {best_score:.4f} at epoch {budget.best_epoch}), {budget.curve[-1]['seconds']:.0f}s")
-        full = [c["train_seconds"] * steps_per_epoch / c["steps"] for c in budget.curve if c.get("steps")]
-        replan(float(np.mean(full)) if full else 0.0)
+        progress["n"] = 0  # the clock has run on through validation: plan from the epoch's recorded pace
+        replan(pace())
         seconds = elapsed()
         if checkpoint_dir and main:  # the main process writes; the others hold the same state
             _checkpoint(checkpoint_dir, head_model, optimizer, schedule, config, epoch + 1, losses, fingerprint,
                         {"curve": budget.curve, "best_epoch": budget.best_epoch, "seconds": seconds,
-                         "plan_total": plan["total"],
+                         "plan_total": plan["total"], "plan_warmup": plan["warmup"],
                          "stopped": _stop_reason(budget, epoch, overrun, schedule.last_epoch >= plan["total"] / 2)},
                         best_state if budget.best_epoch == epoch + 1 else None)
         reason = _stop_reason(budget, epoch, overrun, schedule.last_epoch >= plan["total"] / 2)

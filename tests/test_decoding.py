@@ -125,19 +125,29 @@ def test_get_decoder():
         get_decoder("greedy-nonsense")
 
 
-def test_incremental_decoder_keeps_its_cache_and_matches_recomputing(any_index):
+def check_incremental_decoder(index) -> None:
+    """Three cached steps with beam reorders (the last one moving rows with different prefixes)
+    give the logits of recomputing every prefix, and the model's cache is kept throughout."""
     from pt_genret.decoding.model_calls import IncrementalDecoder
 
-    backbone, trie, table, steps = parts(any_index)
+    backbone, trie, table, steps = parts(index)
     hidden, mask = encode(backbone, QUERIES[:2])
     decoder = IncrementalDecoder(backbone, hidden, mask, group=3)
     start = torch.full((6,), backbone.decoder_start_token_id)
     decoder.step(start)
     decoder.reorder(torch.tensor([2, 0, 1, 5, 3, 3]))
     firsts = sorted({t[0] for t in table.tokens})
-    tokens = torch.tensor([firsts[i % len(firsts)] for i in range(6)])
-    logits = decoder.step(tokens)
+    second = torch.tensor([firsts[i % len(firsts)] for i in range(6)])
+    decoder.step(second)
+    order = torch.tensor([1, 1, 0, 5, 4, 3])  # within each query; rows now differ
+    decoder.reorder(order)
+    third = torch.tensor([firsts[(i + 1) % len(firsts)] for i in range(6)])
+    logits = decoder.step(third)
     assert decoder.incremental and decoder.cache is not None  # the model's cache, not a silent fallback
-    prefixes = torch.stack([start, tokens], dim=1)
+    prefixes = torch.stack([start, second[order], third], dim=1)
     expected = next_token_logits(backbone, hidden.repeat_interleave(3, 0), mask.repeat_interleave(3, 0), prefixes)
     assert torch.allclose(logits, expected, atol=1e-4)
+
+
+def test_incremental_decoder_keeps_its_cache_and_matches_recomputing(any_index):
+    check_incremental_decoder(any_index)

@@ -239,10 +239,9 @@ def test_frozen_encoder_states_are_encoded_lazily_and_match_the_up_front_pass():
 
 
 def test_a_slow_start_does_not_end_a_budgeted_run_early(monkeypatch):
-    """The first batches' pace (here 20 slow ones) is re-estimated as training goes on, so the
-    learning-rate decay, and training, end with the budget rather than at the first estimate."""
-    import time
-
+    """The first batches' pace (here 20 slow ones on a simulated clock) is re-estimated as
+    training goes on, so the learning-rate decay, and training, end with the budget rather than
+    at the first estimate; the warm-up is not started over by the longer plan."""
     from pt_genret import training
     from pt_genret.backbone import create_backbone
     from pt_genret.training import Budget, TrainConfig, build_examples, train
@@ -251,19 +250,29 @@ def test_a_slow_start_does_not_end_a_budgeted_run_early(monkeypatch):
     bb = create_backbone("t5-scratch", corpus_texts=docs["text"].tolist(), d_model=32, layers=2, vocab_size=300)
     tokens = {d: bb.spell(t.lower(), "text") for d, t in zip(docs["docno"], docs["title"])}
     examples = build_examples(docs, tokens) * 100  # one long epoch
-    calls = []
+    now, calls, rates = [0.0], [], []
     loss = training.seq2seq_loss
 
-    def slow_start(*args, **kwargs):
+    class Clock:  # training's clock: 0.15 s for each of the first 20 batches, then 0.01 s
+        @staticmethod
+        def time():
+            return now[0]
+
+    def batch(*args, **kwargs):
         calls.append(1)
-        if len(calls) <= 20:
-            time.sleep(0.15)  # 3 s: at this pace the epoch would take far longer than the budget
+        now[0] += 0.15 if len(calls) <= 20 else 0.01
         return loss(*args, **kwargs)
 
-    monkeypatch.setattr(training, "seq2seq_loss", slow_start)
+    monkeypatch.setattr(training, "time", Clock)
+    monkeypatch.setattr(training, "seq2seq_loss", batch)
+    step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: rates.append(self.param_groups[0]["lr"])
+                        or step(self, *a, **k))
     budget = Budget(seconds=8.0)
-    started = time.time()
     train(bb, examples, TrainConfig(epochs=1, batch_size=1, lr=1e-3, max_minutes=1), verbose=False, budget=budget)
-    first_estimate = 20 + int((8.0 - 3.0) / (0.15 * len(examples)) * len(examples))  # steps the n=20 plan allowed
-    assert len(calls) > 3 * first_estimate  # the plan grew with the real pace
-    assert time.time() - started > 0.7 * 8.0  # and the budget was used, not left over
+    assert len(examples) * 0.01 + 3 > 8  # the epoch does not fit: the budget ends it
+    first_plan = int((8.0 - 3.0) / 0.15) + 20  # the steps planned from the first 20 batches' pace
+    assert budget.stopped == "budget" and len(calls) > 5 * first_plan  # the plan grew with the real pace
+    assert now[0] >= 8.0 - 0.02  # the budget was used to its end
+    assert rates.index(max(rates)) <= 21  # the warm-up ends with the first plan (at batch 20), not the grown one
+    assert rates[-1] < 0.1 * max(rates)  # and the rate has decayed when the budget ends

@@ -330,3 +330,19 @@ def test_decoder_only_beam_search_with_the_cache_equals_recomputing(causal_index
     assert any(steps) and not all(steps)  # the prompt ran once per batch, then steps from the cache
     assert cached["docno"].tolist() == recomputed["docno"].tolist()  # padded prompts of different lengths
     assert cached["score"].to_numpy() == pytest.approx(recomputed["score"].to_numpy(), abs=1e-4)
+
+
+def test_decoder_only_incremental_decoder_matches_recomputing(causal_index):
+    from test_decoding import check_incremental_decoder
+
+    check_incremental_decoder(causal_index)
+
+
+def test_decoder_only_annealed_sampling_with_the_cache_draws_what_recomputing_draws(causal_index):
+    from pt_genret.decoding.sampling import AnnealedSampling
+
+    backbone, trie = causal_index.backbone(), causal_index.trie()
+    steps = int(causal_index.meta["max_docid_length"]) + 1
+    queries = ["planet", "a recipe with garlic and butter", "goal", "python syntax errors in a compiler"]
+    cached = AnnealedSampling(seed=2).decode(backbone, trie, queries, 6, steps)
+    assert cached == AnnealedSampling(seed=2, use_cache=False).decode(backbone, trie, queries, 6, steps)

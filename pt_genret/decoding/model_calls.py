@@ -101,14 +101,16 @@ class IncrementalDecoder:
     Without a cache every step recomputes the decoder over the whole prefix (and the
     cross-attention projections of every beam's copy of the query), quadratic in the docid
     length. HF encoder-decoders return a cache object with ``reorder_cache``, which follows
-    beams as they are re-selected. A model that returns none falls back to recomputing.
+    beams as they are re-selected. A model that returns none falls back to recomputing. A
+    decoder-only backbone passes its prompts' ids and mask as ``hidden`` and ``mask``: its first
+    step runs prompt ⊕ start token, later steps one token each (:func:`pt_genret.causal.cached_step`).
 
     With ``group > 1`` the rows are queries × ``group`` beams, consecutive, and ``hidden`` and
     ``mask`` hold one row per *query*. The first step (every beam of a query writes the same
     token) then runs once per query and is copied to its beams, so the cross-attention keys
-    and values are projected once per query, not once per beam; afterwards a reorder moves
-    only the self-attention cache, because rows stay within their query and the
-    cross-attention cache is the same for every beam of a query.
+    and values (or a causal LM's prompt) are computed once per query, not once per beam;
+    afterwards a reorder moves only the self-attention cache, because rows stay within their
+    query and the cross-attention cache is the same for every beam of a query.
     """
 
     def __init__(self, backbone: Backbone, hidden: torch.Tensor, mask: torch.Tensor, use_cache: bool = True,
@@ -150,7 +152,7 @@ class IncrementalDecoder:
                 out = self.backbone.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
                                           attention_mask=mask, decoder_input_ids=tokens[::g] if once else tokens,
                                           use_cache=True, **{self.cache_arg: self.cache})
-        self.cache = getattr(out, self.cache_arg, None)  # the output field has the argument's name
+        self.cache = _output_cache(out)
         if self.cache is None or not hasattr(self.cache, "reorder_cache"):
             self.incremental = False
             if self.prefixes.shape[1] > 1:
@@ -175,9 +177,21 @@ class IncrementalDecoder:
             return
         if self.per_query:
             self._expand(rows)
-        elif self.group > 1 and hasattr(self.cache, "self_attention_cache"):
+        elif self.group > 1:
             if not bool((rows // self.group == torch.arange(len(rows), device=rows.device) // self.group).all()):
                 raise ValueError("IncrementalDecoder.reorder: with group > 1 every row must stay within its query")
-            reorder_rows(self.cache.self_attention_cache, rows)  # copies only the rows that move
+            # copies only the rows that move: of the self-attention cache (the cross-attention one is
+            # the same for every beam of a query), or of a causal LM's whole cache
+            reorder_rows(getattr(self.cache, "self_attention_cache", self.cache), rows)
         else:
             self.cache.reorder_cache(rows)
+
+
+def _output_cache(out):
+    """The key/value cache a model call returned: ``cache`` (transformers 5) or ``past_key_values``
+    (earlier versions, and models that keep the old name); ``None`` when there is none."""
+    for name in ("cache", "past_key_values"):
+        cache = out.get(name) if isinstance(out, dict) else getattr(out, name, None)
+        if cache is not None:  # an empty Cache is falsy: test identity, not truth
+            return cache
+    return None

@@ -20,7 +20,7 @@ import torch
 
 from pt_genret.backbone import Backbone
 from pt_genret.constraints.trie import DEAD, ROOT, PrefixTrie
-from pt_genret.decoding.model_calls import IncrementalDecoder, encode
+from pt_genret.decoding.model_calls import IncrementalDecoder, encode, next_token_logits
 
 
 def query_seed(seed: int, query: str) -> int:
@@ -36,7 +36,7 @@ class AnnealedSampling:
     end_temperature: float = 1.5
     seed: int = 42
     max_query_length: int = 64
-    use_cache: bool = True  # False recomputes the decoder over whole prefixes (for comparison)
+    use_cache: bool = True  # False recomputes unfinished draws' whole prefixes (the earlier way, for comparison)
     name: str = "annealed"
     constraint: str = field(default="trie", repr=False)
 
@@ -59,12 +59,16 @@ class AnnealedSampling:
             states = np.full(len(queries), ROOT, dtype=np.int64)
             step = np.full(len(queries), backbone.decoder_start_token_id, dtype=np.int64)
             done = np.full(len(queries), DEAD, dtype=np.int64)
-            decoder = IncrementalDecoder(backbone, hidden, mask, self.use_cache)  # every query's row, every step
+            decoder = IncrementalDecoder(backbone, hidden, mask) if self.use_cache else None  # all rows each step
+            prefixes = torch.from_numpy(step).unsqueeze(1)
             for _ in range(max_steps):
                 active = np.flatnonzero((done == DEAD) & (states >= 0))
                 if len(active) == 0:
                     break
-                logits = decoder.step(torch.from_numpy(step))[torch.from_numpy(active).to(hidden.device)]
+                if decoder is not None:
+                    logits = decoder.step(torch.from_numpy(step))[torch.from_numpy(active).to(hidden.device)]
+                else:  # whole prefixes of the unfinished draws only
+                    logits = next_token_logits(backbone, hidden[active], mask[active], prefixes[active].to(hidden.device))
                 logits = logits.cpu() / temp
                 allowed = torch.stack([views[q].allowed_mask(states[q:q + 1], logits.shape[1])[0] for q in active])
                 probs = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
@@ -76,6 +80,7 @@ class AnnealedSampling:
                     if doc >= 0:
                         done[q] = doc
                     step[q] = tok
+                prefixes = torch.cat([prefixes, torch.from_numpy(step).unsqueeze(1)], dim=1)
             for q, doc in enumerate(done):
                 if doc >= 0:
                     results[q].append((int(doc), -float(draw)))
