@@ -68,7 +68,8 @@ class AnnealedSampling:
                 if decoder is not None:
                     logits = decoder.step(torch.from_numpy(step))[torch.from_numpy(active).to(hidden.device)]
                 else:  # whole prefixes of the unfinished draws only
-                    logits = next_token_logits(backbone, hidden[active], mask[active], prefixes[active].to(hidden.device))
+                    rows = prefixes[active].to(hidden.device)
+                    logits = next_token_logits(backbone, hidden[active], mask[active], rows)
                 logits = logits.cpu() / temp
                 allowed = torch.stack([views[q].allowed_mask(states[q:q + 1], logits.shape[1])[0] for q in active])
                 probs = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
