@@ -32,8 +32,7 @@ def continuation_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tens
     next token of each prefix); ``last_only``: only the last position's ``(n, vocab)``."""
     continuation = continuation.to(prompt_ids.device)
     ids = torch.cat([prompt_ids, continuation], dim=1)
-    mask = torch.cat([prompt_mask, torch.ones_like(continuation, dtype=prompt_mask.dtype)], dim=1)
-    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    mask, positions = _mask_and_positions(prompt_mask, continuation)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False).logits
     return logits[:, -1] if last_only else logits[:, prompt_ids.shape[1]:]
 
@@ -47,10 +46,16 @@ def cached_step(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, pref
     :func:`continuation_logits`, so the logits are the same as recomputing everything.
     """
     prefixes = prefixes.to(prompt_ids.device)
-    mask = torch.cat([prompt_mask, torch.ones_like(prefixes, dtype=prompt_mask.dtype)], dim=1)
-    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    mask, positions = _mask_and_positions(prompt_mask, prefixes)
     if cache is None:
         ids = torch.cat([prompt_ids, prefixes], dim=1)
     else:
         ids, positions = prefixes[:, -1:], positions[:, -1:]
     return model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **{cache_arg: cache})
+
+
+def _mask_and_positions(prompt_mask: torch.Tensor, continuation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention mask of ``prompt ⊕ continuation`` and position ids that count only real
+    tokens, so a prompt's padding does not shift the continuation's positions."""
+    mask = torch.cat([prompt_mask, torch.ones_like(continuation, dtype=prompt_mask.dtype)], dim=1)
+    return mask, (mask.long().cumsum(-1) - 1).clamp(min=0)

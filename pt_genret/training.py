@@ -219,6 +219,7 @@ def encode_sources(backbone: Backbone, examples: list[Example], max_length: int,
 
 
 REPLANS_PER_EPOCH = 20  # a budgeted schedule is re-estimated this often within an epoch
+FIRST_PLAN_BATCHES = 20  # batches timed before a budgeted schedule is first planned from their pace
 
 
 @dataclass
@@ -363,7 +364,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
 
     def pace() -> float:
         """Training seconds per epoch at the latest pace: this epoch's so far, else the last epoch's."""
-        if progress["n"] >= 20:
+        if progress["n"] >= FIRST_PLAN_BATCHES:
             return (clock() - progress["started"]) / progress["n"] * steps_per_epoch
         timed = [c for c in budget.curve if c.get("steps")]
         return timed[-1]["train_seconds"] * steps_per_epoch / timed[-1]["steps"] if timed else 0.0
@@ -383,7 +384,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
     budget.stopped = state.get("stopped") or "epochs"
     # the pace of the first batches (warm-up, other work on the machine) misleads: re-planning as an
     # epoch goes on keeps the decay ending with the budget, not before it or after it
-    replan_every = max(20, steps_per_epoch // REPLANS_PER_EPOCH)
+    replan_every = max(FIRST_PLAN_BATCHES, steps_per_epoch // REPLANS_PER_EPOCH)
     for epoch in range(start_epoch, config.epochs):
         if out_of_budget():
             budget.stopped = "budget"
@@ -416,7 +417,7 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
             total_loss, n = total_loss + batch_loss.item(), n + 1
             bar.set_postfix(loss=f"{total_loss / n:.3f}")
             progress["n"] = n
-            if budget.seconds is not None and (n == 20 or n % replan_every == 0):
+            if budget.seconds is not None and (n == FIRST_PLAN_BATCHES or n % replan_every == 0):
                 replan(pace())  # re-estimate the epoch's time from this epoch's pace so far
             if out_of_budget():
                 overrun = True  # the time left ends inside this epoch: stop here, the rate has decayed
