@@ -133,3 +133,32 @@ def test_documents_added_to_a_dense_init_index_are_found(tmp_path, method):
         pd.DataFrame({"qid": [f"q{i}" for i in range(len(probe))],
                       "query": (probe["title"] + " " + probe["text"]).tolist()}))
     assert res.set_index("qid")["docno"].to_dict() == {f"q{i}": d for i, d in enumerate(probe["docno"])}
+
+
+def test_rows_of_instructed_documents_are_orthogonal_to_their_instruction():
+    """Each document's row loses its component along its own instruction's centred encoding
+    (which every instructed query carries); documents without an instruction keep the plain
+    encoding, and ``project_instruction=False`` keeps it for all."""
+    from pt_genret.docids.dense_init import encode_mean_pooled
+
+    first, second = "Given a space question, retrieve abstracts", "Given a recipe, retrieve dishes"
+    docs = DOCS.assign(instruction=[first if i % 3 == 0 else second if i % 3 == 1 else None
+                                    for i in range(len(DOCS))])
+    projected, _, table = _fresh(docs)
+    plain, _, plain_table = _fresh(docs, project_instruction=False)
+    bare, _, _ = _fresh(DOCS)
+
+    def rows(backbone, tab):
+        weight = backbone.model.decoder.get_output_embeddings().weight
+        return weight[[t[0] for t in tab.tokens]].detach()
+
+    got, before = rows(projected, table), rows(plain, plain_table)
+    torch.testing.assert_close(before, rows(bare, table), atol=1e-6, rtol=0)
+    for i, text in ((0, first), (1, second)):
+        direction = encode_mean_pooled(projected, [text], 256, 1)[0]
+        direction = torch.nn.functional.normalize(direction - direction.mean(), dim=0)
+        mine = list(range(i, len(docs), 3))
+        assert float((got[mine] @ direction).abs().max()) < 1e-5
+        assert float((before[mine] @ direction).abs().min()) > 1e-3  # there was a component to remove
+    untouched = list(range(2, len(docs), 3))
+    torch.testing.assert_close(got[untouched], before[untouched], atol=1e-6, rtol=0)
