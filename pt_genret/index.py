@@ -131,10 +131,6 @@ class GenIndexer(pt.Indexer):
             whole vocabulary, as HF models do.
         freeze_encoder: train only the decoder on cached encoder states (much cheaper on a CPU);
             ``None`` freezes the pretrained ``minilm`` encoder and trains every other backbone whole.
-        freeze_rows: keep the output rows (the docid tokens' embeddings) as the scheme set them.
-            With ``dense_init`` the rows stay the documents' encodings, so the decoder learns to
-            map queries into the space in which any corpus's rows are computed: a base model for
-            corpora it has never seen (ZeroGR, :mod:`pt_genret.multicorpus`) trains this way.
         scheme_options, backbone_options: extra constructor arguments.
         overwrite: replace an existing pt-genret index (or an empty folder) at the path; any
             other folder is refused.
@@ -155,7 +151,7 @@ class GenIndexer(pt.Indexer):
                  query_generator: str | pt.Transformer | None = "extractive", num_pseudo_queries: int = 20,
                  train_topics: pd.DataFrame | None = None, train_qrels: pd.DataFrame | None = None,
                  epochs: int | None = None, batch_size: int = 32, lr: float | None = None, max_source_length: int = 64,
-                 seed: int = 42, freeze_encoder: bool | None = None, freeze_rows: bool = False, scheme_options: dict | None = None, backbone_options: dict | None = None,
+                 seed: int = 42, freeze_encoder: bool | None = None, scheme_options: dict | None = None, backbone_options: dict | None = None,
                  overwrite: bool = False, verbose: bool = True, device: str | None = None,
                  max_minutes: float | None = 30.0, patience: int = 3, validation_queries: int = 200,
                  valid_topics: pd.DataFrame | None = None, valid_qrels: pd.DataFrame | None = None,
@@ -194,7 +190,6 @@ class GenIndexer(pt.Indexer):
             lr = _scheme_rate(scheme) or (2e-3 if frozen else 5e-4)  # takes a higher one (docs/training.md)
         self.config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
                                   max_source_length=max_source_length, seed=seed, freeze_encoder=frozen,
-                                  freeze_rows=freeze_rows,
                                   max_minutes=max_minutes, patience=patience, validation_queries=validation_queries)
         self.valid_topics, self.valid_qrels = valid_topics, valid_qrels
         self.output_head = output_head

@@ -50,7 +50,6 @@ class TrainConfig:
     max_source_length: int = 64
     seed: int = 42
     freeze_encoder: bool = False
-    freeze_rows: bool = False  # the output rows (docid tokens' embeddings) keep their initial values
     max_minutes: float | None = None  # the build's time budget (training stops within it)
     patience: int = 3  # epochs without a better validation score before a budgeted run stops
     validation_queries: int = 200  # held-out pseudo-queries decoded after each epoch of a budgeted run
@@ -301,8 +300,6 @@ def train(backbone: Backbone, examples: list[Example], config: TrainConfig, chec
         collate = _CollateFrozen(examples, backbone, config.max_source_length, groups=list(sampler))
     else:
         collate = _Collate(examples, backbone, config.max_source_length)
-    if config.freeze_rows:  # (tied to the decoder's input embeddings, which stay too)
-        model.get_output_embeddings().requires_grad_(False)
     model.train()
     model.config.decoder_start_token_id = backbone.decoder_start_token_id
     model.config.pad_token_id = backbone.pad_token_id
