@@ -1,7 +1,11 @@
 """ZeroGR: one instructed GR model trained over several corpora, evaluated on a corpus it never saw.
 
     python examples/zerogr.py --train ../shared/data/scifact ../shared/data/vaswani \\
-        --target ../shared/data/cranfield --out runs/zerogr --base-minutes 6 --minutes 3
+        --target ../shared/data/cranfield --out runs/zerogr --base-minutes 5 --minutes 3
+
+For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sentence docids
+with reverse-annealed decoding, and ``dense_init`` docids with beam search), under
+``OUT/<scheme>/``:
 
 1. The ZeroGR base model is trained over the ``--train`` corpora (docnos namespaced per corpus,
    each with its default instruction, their real training queries and instructed
@@ -12,14 +16,14 @@
 3. A GR model with the same settings is trained on the target alone from scratch, for the same
    ``--minutes``.
 
-``--scheme`` and ``--decoder`` swap the preset's keyword-sentence docids and reverse-annealed
-decoding for another scheme and decoder in all three models, e.g. ``--scheme dense_init --decoder
-beam``: atomic docids whose rows start as the documents' encodings, so the target's model starts
-from the base model's trained decoder with rows computed from the target's documents alone.
+With ``dense_init`` docids an unseen corpus needs no docid generator: each document's docid row
+starts as its own encoding, and the target's model starts from the decoder the base model
+trained over the other corpora (one token per document: beam search, nothing to anneal).
 
-Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM), ZeroGR and the target-only GR
-model on the target's evaluation split, and writes ``OUT/results.csv`` (a ``name`` column and
-one column per metric). Indexes already built under ``--out`` are reused.
+Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM) and, per scheme, ZeroGR and the
+target-only GR model on the target's evaluation split, then ZeroGR's difference from the
+target-only model with a paired t-test per measure; writes ``OUT/results.csv`` (a ``name``
+column and one column per metric). Indexes already built under ``--out`` are reused.
 """
 from __future__ import annotations
 
@@ -84,10 +88,11 @@ def main() -> None:
     p.add_argument("--hits", type=int, default=100, help="docids decoded per query")
     p.add_argument("--start-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["start_temperature"])
     p.add_argument("--end-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["end_temperature"])
-    p.add_argument("--scheme", default=PRESETS["ZeroGR"].scheme, choices=SCHEMES.names(),
-                   help="docid scheme of the three models (default: the ZeroGR preset's, %(default)s)")
-    p.add_argument("--decoder", default=PRESETS["ZeroGR"].decoder, choices=DECODERS.names(),
-                   help="decoder of the GR rows (default: the ZeroGR preset's, %(default)s; beam for atomic docids)")
+    p.add_argument("--scheme", nargs="+", default=[PRESETS["ZeroGR"].scheme, "dense_init"], choices=SCHEMES.names(),
+                   help="docid schemes, each with its own base, ZeroGR and target-only models (default: %(default)s)")
+    p.add_argument("--decoder", choices=DECODERS.names(),
+                   help=f"decoder of the GR rows (default: the preset's {PRESETS['ZeroGR'].decoder} for its own "
+                        f"{PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
     p.add_argument("--backbone", default="minilm", help="minilm, t5-scratch or a HF seq2seq name/path")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
@@ -101,45 +106,68 @@ def main() -> None:
     if args.max_queries and len(topics) > args.max_queries:
         topics = topics.sample(n=args.max_queries, random_state=args.seed).reset_index(drop=True)
     instruction = default_instruction(args.target)
-    common = dict(scheme=args.scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
-                  backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
-
-    for name in ("base", "zerogr", "target_only"):  # indexes reused from an earlier run must match --scheme
-        earlier = GenIndex(os.path.join(args.out, name))
-        if earlier.built() and earlier.meta["scheme"] != args.scheme:
-            p.error(f"{earlier.path} was built with scheme {earlier.meta['scheme']!r}, not --scheme {args.scheme!r}: "
-                    "use another --out")
-    base = GenIndex(os.path.join(args.out, "base"))
-    if not base.built():
-        corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]
-        for c in corpora:
-            print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
-        base = build_multi_corpus_index(base.path, corpora, max_minutes=args.base_minutes, **common)
-    zerogr = GenIndex(os.path.join(args.out, "zerogr"))
-    if not zerogr.built():  # the target's documents and pseudo-queries only
-        zerogr = index_new_corpus(base, zerogr.path, usable_docs(target), instruction, max_minutes=args.minutes,
-                                  **common)
-    alone = GenIndex(os.path.join(args.out, "target_only"))
-    if not alone.built():
-        alone = alone.indexer(instruction=instruction, max_minutes=args.minutes, **common).index(usable_docs(target))
+    if len(set(args.scheme)) != len(args.scheme):
+        p.error(f"--scheme names a scheme twice: {args.scheme}")
+    for scheme in args.scheme:  # indexes reused from an earlier run must match their folder's scheme
+        for name in ("base", "zerogr", "target_only"):
+            earlier = GenIndex(os.path.join(args.out, scheme, name))
+            if earlier.built() and earlier.meta["scheme"] != scheme:
+                p.error(f"{earlier.path} was built with scheme {earlier.meta['scheme']!r}, not {scheme!r}: "
+                        "use another --out")
+    corpora = None
+    built = {}
+    for scheme in args.scheme:
+        common = dict(scheme=scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
+                      backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
+        folder = os.path.join(args.out, scheme)
+        base = GenIndex(os.path.join(folder, "base"))
+        if not base.built():
+            if corpora is None:
+                corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]
+                for c in corpora:
+                    print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
+            base = build_multi_corpus_index(base.path, corpora, max_minutes=args.base_minutes, **common)
+        zerogr = GenIndex(os.path.join(folder, "zerogr"))
+        if not zerogr.built():  # the target's documents and pseudo-queries only
+            zerogr = index_new_corpus(base, zerogr.path, usable_docs(target), instruction, max_minutes=args.minutes,
+                                      **common)
+        alone = GenIndex(os.path.join(folder, "target_only"))
+        if not alone.built():
+            alone = alone.indexer(instruction=instruction, max_minutes=args.minutes, **common).index(usable_docs(target))
+        built[scheme] = (zerogr, alone)
     print(f"indexes built in {(time.time() - started) / 60:.1f} min; target {corpus_name(args.target)}, split "
           f"{split}, {len(topics)} queries; instruction {instruction!r}")
 
     bm25, dense = baselines(target, os.path.join(args.out, "baselines"))
-    schedule = {"start_temperature": args.start_temperature, "end_temperature": args.end_temperature}
-    decoding = dict(num_results=args.hits, decoder=args.decoder)
-    if args.decoder == PRESETS["ZeroGR"].decoder:
-        decoding["decoder_options"] = schedule
-    systems = {"BM25": bm25, "dense": dense,
-               "ZeroGR": preset_retriever(zerogr, "ZeroGR", **decoding),
-               "GR (target only)": preset_retriever(alone, "ZeroGR", **decoding)}
-    table = pt.Experiment(list(systems.values()), topics, qrels, metrics, names=list(systems))
+    systems = {"BM25": bm25, "dense": dense}
+    pairs = []
+    for scheme, (zerogr, alone) in built.items():
+        decoder = args.decoder or (PRESETS["ZeroGR"].decoder if scheme == PRESETS["ZeroGR"].scheme else "beam")
+        decoding = dict(num_results=args.hits, decoder=decoder)
+        if decoder == PRESETS["ZeroGR"].decoder:
+            decoding["decoder_options"] = {"start_temperature": args.start_temperature,
+                                           "end_temperature": args.end_temperature}
+        names = (f"ZeroGR ({scheme})", f"target only ({scheme})")
+        systems[names[0]] = preset_retriever(zerogr, "ZeroGR", **decoding)
+        systems[names[1]] = preset_retriever(alone, "ZeroGR", **decoding)
+        pairs.append(names)
+    results = {}  # each system runs once: the table and the paired tests read the same rankings
+    for name, system in systems.items():
+        print(f"retrieving with {name}")
+        results[name] = system.transform(topics)
+    table = pt.Experiment(list(results.values()), topics, qrels, metrics, names=list(results))
     table = table[["name", *[str(m) for m in metrics]]]
     table.to_csv(os.path.join(args.out, "results.csv"), index=False)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
+    scores = table.set_index("name")
+    for zerogr_name, alone_name in pairs:  # paired t-test over the target's queries
+        test = pt.Experiment([results[zerogr_name], results[alone_name]], topics, qrels, metrics,
+                             names=[zerogr_name, alone_name], baseline=1).set_index("name")
+        parts = [f"{m} {scores.at[zerogr_name, str(m)] - scores.at[alone_name, str(m)]:+.3f} "
+                 f"(p={test.at[zerogr_name, f'{m} p-value']:.2f})" for m in metrics]
+        print(f"{zerogr_name} - {alone_name}: " + ", ".join(parts))
     print(f"\nwrote {os.path.join(args.out, 'results.csv')}; {(time.time() - started) / 60:.1f} min in all")
-
 
 if __name__ == "__main__":
     main()
