@@ -94,6 +94,8 @@ def main() -> None:
                    help=f"decoder of the GR rows (default: the preset's {PRESETS['ZeroGR'].decoder} for its own "
                         f"{PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
     p.add_argument("--backbone", default="minilm", help="minilm, t5-scratch or a HF seq2seq name/path")
+    p.add_argument("--train-encoder", action="store_true",
+                   help="fine-tune minilm's pretrained encoder too (by default it is frozen and the decoder trains)")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
     metrics = parse_metrics(METRICS)
@@ -119,6 +121,8 @@ def main() -> None:
     for scheme in args.scheme:
         common = dict(scheme=scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
                       backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
+        if args.train_encoder:
+            common["freeze_encoder"] = False
         folder = os.path.join(args.out, scheme)
         base = GenIndex(os.path.join(folder, "base"))
         if not base.built():

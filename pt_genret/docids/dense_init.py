@@ -21,7 +21,7 @@ atomic docids on an encoder-decoder backbone with a BERT decoder (``minilm``):
   the first step pools over both, so every query vector leans the same way; a row's component
   along that direction would be a bonus for the document whatever the query. On Cranfield,
   MiniLM's nDCG@10 falls from 0.382 to 0.336 when the instruction is prepended, and comes back to
-  0.371 with the rows projected (``docs/zerogr.md``).
+  0.374 with the rows projected (``docs/zerogr.md``).
 
 So before any training the model ranks as dense retrieval with the backbone's own encoder
 (all-MiniLM-L6-v2 by default; LayerNorm centres the query vector, so the score is the cosine
