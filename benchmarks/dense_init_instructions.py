@@ -7,7 +7,8 @@ Every row is a ``dense_init`` model that has not trained on the corpus, with eac
 computed from its text, ranking the corpus's test queries by one constrained step over all
 documents (beam search):
 
-* ``fresh, bare queries``: a new model on queries without an instruction (MiniLM's dense ranking);
+* ``fresh, bare queries``: a new model on queries without an instruction, over documents without
+  one (plain rows): MiniLM's dense ranking;
 * ``fresh, instructed, plain rows``: ``instruction ⊕ query``, rows without projection;
 * ``fresh, instructed, projected rows``: the rows with the instruction's direction projected
   out (the scheme's default, ``project_instruction=True``);
@@ -33,10 +34,10 @@ from pt_genret.reader import IndexReader
 from pt_genret.registry import CONSTRAINTS, SCHEMES
 
 
-def starting_ranking(backbone, docs: pd.DataFrame, queries: list[str], fresh: bool, hits: int,
+def starting_ranking(backbone, docs: pd.DataFrame, queries: list[str], fresh: bool, hits: int, seed: int,
                      **scheme_options) -> list[list[tuple[str, float]]]:
     """The untrained model's top ``hits`` docnos per query, rows set from ``docs``."""
-    scheme = SCHEMES.create("dense_init", **scheme_options).fit(docs)
+    scheme = SCHEMES.create("dense_init", seed=seed, **scheme_options).fit(docs)
     table = CONSTRAINTS["trie"].identify(docs, backbone, scheme)
     backbone.set_docid_head({t for ts in table.tokens for t in ts})
     scheme.prepare_model(backbone, table, docs, fresh=fresh)
@@ -59,21 +60,24 @@ def main() -> None:
     dataset = load_dataset(args.dataset)
     instruction = args.instruction or default_instruction(args.dataset)
     topics, qrels = dataset.get_topics(args.split), dataset.get_qrels(args.split)
-    docs = with_instruction(pd.DataFrame(list(usable_docs(dataset))), instruction)
+    plain = pd.DataFrame(list(usable_docs(dataset)))
+    docs = with_instruction(plain, instruction)  # each document carries the instruction: its row is projected
     bare = topics["query"].astype(str).tolist()
     instructed = [instruct(instruction, q) for q in bare]
-    hits = 100
+    hits, seed = 100, args.seed
+
+    def fresh():
+        return create_backbone("minilm", seed=seed)
+
     rows = {
-        "fresh, bare queries": lambda: starting_ranking(create_backbone("minilm", seed=args.seed), docs, bare, True,
-                                                        hits),
-        "fresh, instructed, plain rows": lambda: starting_ranking(create_backbone("minilm", seed=args.seed), docs,
-                                                                  instructed, True, hits, project_instruction=False),
-        "fresh, instructed, projected rows": lambda: starting_ranking(create_backbone("minilm", seed=args.seed), docs,
-                                                                      instructed, True, hits),
+        "fresh, bare queries": lambda: starting_ranking(fresh(), plain, bare, True, hits, seed),
+        "fresh, instructed, plain rows": lambda: starting_ranking(fresh(), docs, instructed, True, hits, seed,
+                                                                  project_instruction=False),
+        "fresh, instructed, projected rows": lambda: starting_ranking(fresh(), docs, instructed, True, hits, seed),
     }
     for path in args.base:
         rows[f"{path}, instructed, projected rows"] = (
-            lambda path=path: starting_ranking(IndexReader(path).backbone(), docs, instructed, False, hits))
+            lambda path=path: starting_ranking(IndexReader(path).backbone(), docs, instructed, False, hits, seed))
     judged = [ir_measures.Qrel(str(r.qid), str(r.docno), int(r.label)) for r in qrels.itertuples()]
     qids = topics["qid"].astype(str).tolist()
     print(f"{dataset.name}: {len(docs)} documents, {len(qids)} {args.split} queries; instruction {instruction!r}")

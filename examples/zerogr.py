@@ -95,9 +95,12 @@ def main() -> None:
                         f"{PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
     p.add_argument("--backbone", default="minilm", help="minilm, t5-scratch or a HF seq2seq name/path")
     p.add_argument("--train-encoder", action="store_true",
-                   help="fine-tune minilm's pretrained encoder too (by default it is frozen and the decoder trains)")
+                   help="fine-tune minilm's pretrained encoder too (by default it is frozen and the decoder trains; "
+                        "other backbones train whole anyway)")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
+    if len(set(args.scheme)) != len(args.scheme):
+        p.error(f"--scheme names a scheme twice: {args.scheme}")
     metrics = parse_metrics(METRICS)
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
@@ -108,14 +111,22 @@ def main() -> None:
     if args.max_queries and len(topics) > args.max_queries:
         topics = topics.sample(n=args.max_queries, random_state=args.seed).reset_index(drop=True)
     instruction = default_instruction(args.target)
-    if len(set(args.scheme)) != len(args.scheme):
-        p.error(f"--scheme names a scheme twice: {args.scheme}")
-    for scheme in args.scheme:  # indexes reused from an earlier run must match their folder's scheme
+    frozen = args.backbone == "minilm" and not args.train_encoder  # the indexer's default freezes minilm's
+    for scheme in args.scheme:  # indexes reused from an earlier run must have been built as this one asks
         for name in ("base", "zerogr", "target_only"):
             earlier = GenIndex(os.path.join(args.out, scheme, name))
-            if earlier.built() and earlier.meta["scheme"] != scheme:
-                p.error(f"{earlier.path} was built with scheme {earlier.meta['scheme']!r}, not {scheme!r}: "
-                        "use another --out")
+            if not earlier.built():
+                continue
+            meta = earlier.meta
+            wanted = {"scheme": (meta["scheme"], scheme), "--seed": (meta["train"]["seed"], args.seed),
+                      "--train-encoder": (not meta["train"]["freeze_encoder"], not frozen),
+                      "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries)}
+            for option, (was, asked) in wanted.items():
+                if was != asked:
+                    p.error(f"{earlier.path} was built with {option} {was}, not {asked}: use another --out")
+    if any(GenIndex(os.path.join(args.out, name)).built() for name in ("base", "zerogr", "target_only")):
+        print(f"note: {args.out} holds indexes in the earlier one-scheme layout (OUT/base, ...); they are not "
+              f"reused: this script keeps each scheme's under OUT/<scheme>/")
     corpora = None
     built = {}
     for scheme in args.scheme:
@@ -167,11 +178,12 @@ def main() -> None:
     scores = table.set_index("name")
     for zerogr_name, alone_name in pairs:  # paired t-test over the target's queries
         test = pt.Experiment([results[zerogr_name], results[alone_name]], topics, qrels, metrics,
-                             names=[zerogr_name, alone_name], baseline=1).set_index("name")
+                             names=[zerogr_name, alone_name], baseline=1, filter_by_qrels=True).set_index("name")
         parts = [f"{m} {scores.at[zerogr_name, str(m)] - scores.at[alone_name, str(m)]:+.3f} "
                  f"(p={test.at[zerogr_name, f'{m} p-value']:.2f})" for m in metrics]
         print(f"{zerogr_name} - {alone_name}: " + ", ".join(parts))
     print(f"\nwrote {os.path.join(args.out, 'results.csv')}; {(time.time() - started) / 60:.1f} min in all")
+
 
 if __name__ == "__main__":
     main()

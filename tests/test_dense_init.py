@@ -162,3 +162,45 @@ def test_rows_of_instructed_documents_are_orthogonal_to_their_instruction():
         assert float((before[mine] @ direction).abs().min()) > 1e-3  # there was a component to remove
     untouched = list(range(2, len(docs), 3))
     torch.testing.assert_close(got[untouched], before[untouched], atol=1e-6, rtol=0)
+
+
+def test_an_update_projects_new_rows_with_the_index_instruction(tmp_path, monkeypatch):
+    """Documents added to an instructed index (no instruction column of their own) get rows
+    without the index's instruction direction, as the build's documents did."""
+    from pt_genret.docids.dense_init import DenseInitScheme
+    from pt_genret.index import GenIndex
+
+    instruction = "Given a topic, retrieve the articles about it"
+    seen = []
+    original = DenseInitScheme.init_rows
+
+    def recording(self, backbone, table, docs, verbose=False):
+        seen.append((list(docs["docno"]), list(docs.get("instruction", [None] * len(docs))),
+                     self.project_instruction))
+        return original(self, backbone, table, docs, verbose)
+
+    monkeypatch.setattr(DenseInitScheme, "init_rows", recording)
+    old, new = DOCS.iloc[:14], DOCS.iloc[14:18]
+    index = GenIndex(str(tmp_path / "dense.gr")).indexer(
+        scheme="dense_init", epochs=1, batch_size=16, max_minutes=None, num_pseudo_queries=2, seed=42,
+        instruction=instruction, verbose=False).index(old)
+    index.updater(method="dome", verbose=False).index(new)
+    (built, built_instr, _), (added, added_instr, projected) = seen
+    assert built == list(old["docno"]) and set(built_instr) == {instruction}
+    assert added == list(new["docno"]) and set(added_instr) == {instruction} and projected
+
+
+def test_an_index_saved_before_instruction_projection_keeps_unprojected_rows(tmp_path):
+    """A dense_init scheme config without ``project_instruction`` (saved before the option
+    existed) loads with it off, so its updates' rows match its build's."""
+    import json
+
+    from pt_genret.docids import load_scheme
+
+    scheme = _fresh(DOCS)[1]
+    scheme.save(str(tmp_path))
+    meta = json.loads((tmp_path / "scheme.json").read_text())
+    assert load_scheme(str(tmp_path)).project_instruction is True
+    del meta["config"]["project_instruction"]
+    (tmp_path / "scheme.json").write_text(json.dumps(meta))
+    assert load_scheme(str(tmp_path)).project_instruction is False

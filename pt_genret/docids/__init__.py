@@ -21,7 +21,8 @@ def load_scheme(path: str) -> DocIdScheme:
     """Load a fitted scheme saved by :meth:`DocIdScheme.save`."""
     with open(os.path.join(path, "scheme.json")) as f:
         meta = json.load(f)
-    scheme = get_scheme(meta["name"], **meta["config"])
+    config = {**getattr(SCHEMES[meta["name"]], "legacy_defaults", {}), **meta["config"]}
+    scheme = get_scheme(meta["name"], **config)
     with np.load(os.path.join(path, "scheme_state.npz"), allow_pickle=False) as arrays:
         scheme.load_state(dict(arrays))
     scheme.fitted = True

@@ -36,6 +36,8 @@ class DocIdScheme(ABC):
     #: the learning rate an index with this scheme trains at when none is given (None: the
     #: indexer's default); a scheme whose model starts trained (``dense_init``) fine-tunes gently
     learning_rate: ClassVar[float | None] = None
+    #: option values for configs saved before the option existed (when its default differs)
+    legacy_defaults: ClassVar[dict] = {}
 
     seed: int = option(42)
     fitted: bool = field(default=False, init=False, repr=False)

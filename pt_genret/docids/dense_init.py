@@ -55,6 +55,7 @@ class DenseInitScheme(AtomicScheme):
 
     name = "dense_init"
     learning_rate = 7e-5  # the model starts as a dense retriever: fine-tune it gently (docs/benchmarks.md)
+    legacy_defaults = {"project_instruction": False}  # indexes built before it: their rows were not projected
 
     scale: float = option(20.0, positive=True)  # a docid's first logit: scale × the centred cosine
     max_length: int = option(256, positive=True)  # tokens of a document the encoder reads for its row
@@ -68,7 +69,8 @@ class DenseInitScheme(AtomicScheme):
         self.init_rows(backbone, table, docs, verbose)
 
     def init_rows(self, backbone, table, docs: pd.DataFrame, verbose: bool = False) -> None:
-        """Rows of ``docs``' docid tokens = their centred, unit-length encodings × ``scale``."""
+        """Rows of ``docs``' docid tokens = their centred encodings, each without its instruction's
+        direction (``project_instruction``), at unit length × ``scale``."""
         _check_backbone(backbone.model)
         texts = full_texts(docs)
         vectors = encode_mean_pooled(backbone, texts, self.max_length, self.batch_size, verbose)
