@@ -143,11 +143,11 @@ class GenUpdater(pt.Indexer):
         new_table = constraint.identify(docs, backbone, scheme, table)
         new_tokens = dict(zip(new_table.docnos[len(table):], new_table.tokens[len(table):]))
         backbone.grow_head({t for ts in new_tokens.values() for t in ts})  # new documents may bring new docid tokens
-        scheme.prepare_model(backbone, new_table, with_instruction(docs, meta.get("instruction")), fresh=False,
-                             verbose=self.verbose)  # dense_init: their rows, apart from their instruction
-        if generator is not None:  # instructed as the build was: each document's instruction, else the index's
-            instruction = meta.get("instruction")
-            docs = instruct_pseudo_queries(generator.transform(with_instruction(docs, instruction)), instruction)
+        instruction = meta.get("instruction")
+        docs = with_instruction(docs, instruction)  # as the build: each document's instruction, else the index's
+        scheme.prepare_model(backbone, new_table, docs, fresh=False, verbose=self.verbose)  # dense_init: their rows
+        if generator is not None:  # its pseudo-queries instructed as the build's were
+            docs = instruct_pseudo_queries(generator.transform(docs), instruction)
         target_of = constraint.target_of(table, backbone, scheme)  # of the old documents, before the change
         grown = constraint.add(docs, new_table, backbone, scheme)
         old_tokens = {table.docnos[i]: table.tokens[i] for i in np.flatnonzero(live_before)}
