@@ -3,8 +3,8 @@
     python examples/zerogr.py --train ../shared/data/scifact ../shared/data/vaswani \\
         --target ../shared/data/cranfield --out runs/zerogr --base-minutes 5 --minutes 3
 
-For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sentence docids
-with reverse-annealed decoding, and ``dense_init`` docids with beam search), under
+For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sentence docids,
+``generated``, and ``dense_init`` docids; ``-s SCHEME.KEY=VALUE`` sets a scheme's option), under
 ``OUT/<scheme>/``:
 
 1. The ZeroGR base model is trained over the ``--train`` corpora (docnos namespaced per corpus,
@@ -14,14 +14,19 @@ with reverse-annealed decoding, and ``dense_init`` docids with beam search), und
 2. ZeroGR indexes the ``--target`` corpus from its documents and instructed pseudo-queries
    alone (no real query, no qrels), training on from the base model for ``--minutes``.
 3. A GR model with the same settings is trained on the target alone from scratch, for the same
-   ``--minutes``.
+   ``--minutes`` (or ``--target-only-minutes``: e.g. base plus target minutes, all the time
+   ZeroGR had). ``--epochs N`` trains every model N epochs instead of to a time budget.
+
+``--max-target-docs`` indexes only part of a large target (its judged documents first, then a
+seeded sample), for every system, the baselines too.
 
 With ``dense_init`` docids an unseen corpus needs no docid generator: each document's docid row
 starts as its own encoding, and the target's model starts from the decoder the base model
 trained over the other corpora (one token per document: beam search, nothing to anneal).
 
-Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM) and, per scheme, ZeroGR and the
-target-only GR model on the target's evaluation split, then ZeroGR's difference from the
+Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM) and, per scheme and decoder
+(``--decoder``; default: the preset's reverse annealing and beam search for ``generated``, beam
+search for others), ZeroGR and the target-only GR model on the target's evaluation split, then ZeroGR's difference from the
 target-only model with a paired t-test per measure; writes ``OUT/results.csv`` (a ``name``
 column and one column per metric). Indexes already built under ``--out`` are reused.
 """
@@ -35,8 +40,10 @@ import pandas as pd
 import pyterrier as pt
 
 from pt_genret.datasets import load_dataset
-from pt_genret.experiment import baselines, usable_docs
+from pt_genret.experiment import usable_docs
 from pt_genret.index import GenIndex
+from pt_genret.baselines import bm25_pisa, dense_retriever
+from pt_genret.cli import parse_key_values
 from pt_genret.instructions import corpus_name, default_instruction
 from pt_genret.metrics import parse_metrics
 from pt_genret.multicorpus import Corpus, build_multi_corpus_index, index_new_corpus
@@ -59,18 +66,51 @@ def pick_split(dataset, wanted: str | None, prefer: tuple[str, ...]) -> str:
     return splits[0]
 
 
+def judged_first(docs: pd.DataFrame, qrels: pd.DataFrame, max_docs: int | None, seed: int) -> pd.DataFrame:
+    """``docs`` cut to ``max_docs``: the documents judged relevant in ``qrels`` first, then a seeded sample."""
+    if max_docs is None or len(docs) <= max_docs:
+        return docs
+    judged = docs["docno"].isin(set(qrels.loc[qrels["label"] > 0, "docno"].astype(str)))
+    rest = docs[~judged].sample(frac=1.0, random_state=seed)
+    return pd.concat([docs[judged], rest]).head(max_docs).reset_index(drop=True)
+
+
 def train_corpus(path: str, split: str | None, max_docs: int | None, seed: int) -> Corpus:
     """A training corpus: its judged documents first, then a seeded sample, ``max_docs`` in all."""
     dataset = load_dataset(path)
     split = pick_split(dataset, split, ("train", "dev", "test"))
     topics, qrels = dataset.get_topics(split), dataset.get_qrels(split)
-    docs = pd.DataFrame(list(usable_docs(dataset)))
-    if max_docs is not None and len(docs) > max_docs:
-        judged = docs["docno"].isin(set(qrels.loc[qrels["label"] > 0, "docno"].astype(str)))
-        rest = docs[~judged].sample(frac=1.0, random_state=seed)
-        docs = pd.concat([docs[judged], rest]).head(max_docs).reset_index(drop=True)
-        qrels = qrels[qrels["docno"].astype(str).isin(set(docs["docno"]))]
+    docs = judged_first(pd.DataFrame(list(usable_docs(dataset))), qrels, max_docs, seed)
+    qrels = qrels[qrels["docno"].astype(str).isin(set(docs["docno"]))]
     return Corpus(corpus_name(path), docs, topics[["qid", "query"]], qrels)
+
+
+def scheme_options(specs: list[str], schemes: list[str]) -> dict[str, dict]:
+    """``["generated.min_words=10"]`` → ``{"generated": {"min_words": 10}}`` (values as JSON where
+    they parse); every scheme named must be one of ``schemes``."""
+    pairs: dict[str, list[str]] = {s: [] for s in schemes}
+    for spec in specs:
+        scheme, dot, pair = spec.partition(".")
+        if not dot or "=" not in pair:
+            raise ValueError(f"--scheme-option {spec!r}: expected SCHEME.KEY=VALUE, e.g. generated.min_words=10")
+        if scheme not in pairs:
+            raise ValueError(f"--scheme-option {spec!r}: {scheme!r} is not one of --scheme ({', '.join(schemes)})")
+        pairs[scheme].append(pair)
+    return {scheme: parse_key_values(given, f"{scheme} option") for scheme, given in pairs.items()}
+
+
+def records(docs: pd.DataFrame) -> list[dict]:
+    """Document dicts for the baselines' indexers, without the fields a document lacks (NaN in a frame)."""
+    return [{k: v for k, v in row.items() if isinstance(v, str)} for row in docs.to_dict("records")]
+
+
+def decoders_of(scheme: str, asked: list[str] | None) -> list[str]:
+    """The decoders a scheme's GR rows are decoded with: ``asked``, else the preset's reverse annealing
+    and beam search for its own docids (both reported: beam ranks better on Cranfield), beam for others."""
+    if asked:
+        return asked
+    preset = PRESETS["ZeroGR"]
+    return [preset.decoder, "beam"] if scheme == preset.scheme else ["beam"]
 
 
 def main() -> None:
@@ -80,19 +120,29 @@ def main() -> None:
     p.add_argument("--out", required=True, help="output folder (indexes, runs, results.csv)")
     p.add_argument("--base-minutes", type=float, default=10.0, help="time budget of the multi-corpus base model")
     p.add_argument("--minutes", type=float, default=5.0, help="time budget of each target model (ZeroGR, target-only)")
+    p.add_argument("--target-only-minutes", type=float,
+                   help="time budget of the target-only models (default: --minutes, ZeroGR's own target budget; "
+                        "--base-minutes plus --minutes gives them all the time ZeroGR had)")
+    p.add_argument("--epochs", type=int,
+                   help="train every model this many epochs instead of to --base-minutes/--minutes")
     p.add_argument("--max-train-docs", type=int, default=2000, help="documents per training corpus (judged first)")
     p.add_argument("--num-pseudo-queries", type=int, default=10, help="instructed pseudo-queries per document")
     p.add_argument("--train-split", help="qrels split of the training corpora (default: train, dev or test)")
     p.add_argument("--split", help="evaluation split of the target (default: test, dev or train)")
     p.add_argument("--max-queries", type=int, help="evaluate on a seeded sample of this many target queries")
+    p.add_argument("--max-target-docs", type=int,
+                   help="index and search only this many of the target's documents, those judged relevant for "
+                        "the evaluation queries first (every system, baselines too): for large corpora on a CPU")
     p.add_argument("--hits", type=int, default=100, help="docids decoded per query")
     p.add_argument("--start-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["start_temperature"])
     p.add_argument("--end-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["end_temperature"])
     p.add_argument("--scheme", nargs="+", default=[PRESETS["ZeroGR"].scheme, "dense_init"], choices=SCHEMES.names(),
                    help="docid schemes, each with its own base, ZeroGR and target-only models (default: %(default)s)")
-    p.add_argument("--decoder", choices=DECODERS.names(),
-                   help=f"decoder of the GR rows (default: the preset's {PRESETS['ZeroGR'].decoder} for its own "
-                        f"{PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
+    p.add_argument("-s", "--scheme-option", action="append", default=[], metavar="SCHEME.KEY=VALUE",
+                   help="a docid scheme's option, e.g. generated.min_words=10 (docs/docids.md)")
+    p.add_argument("--decoder", nargs="+", choices=DECODERS.names(),
+                   help=f"decoders of the GR rows, one row each (default: the preset's {PRESETS['ZeroGR'].decoder} "
+                        f"and beam for its own {PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
     p.add_argument("--backbone", default="minilm", help="minilm, t5-scratch or a HF seq2seq name/path")
     p.add_argument("--train-encoder", action="store_true",
                    help="fine-tune minilm's pretrained encoder too (by default it is frozen and the decoder trains; "
@@ -101,6 +151,10 @@ def main() -> None:
     args = p.parse_args()
     if len(set(args.scheme)) != len(args.scheme):
         p.error(f"--scheme names a scheme twice: {args.scheme}")
+    try:
+        options = scheme_options(args.scheme_option, args.scheme)
+    except ValueError as e:
+        p.error(str(e))
     metrics = parse_metrics(METRICS)
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
@@ -110,8 +164,14 @@ def main() -> None:
     topics, qrels = target.get_topics(split), target.get_qrels(split)
     if args.max_queries and len(topics) > args.max_queries:
         topics = topics.sample(n=args.max_queries, random_state=args.seed).reset_index(drop=True)
+        qrels = qrels[qrels["qid"].astype(str).isin(set(topics["qid"].astype(str)))]
+    all_docs = pd.DataFrame(list(usable_docs(target)))
+    target_docs = judged_first(all_docs, qrels, args.max_target_docs, args.seed)
     instruction = default_instruction(args.target)
     frozen = args.backbone == "minilm" and not args.train_encoder  # the indexer's default freezes minilm's
+    alone_minutes = args.minutes if args.target_only_minutes is None else args.target_only_minutes
+    budgets = {"base": ("--base-minutes", args.base_minutes), "zerogr": ("--minutes", args.minutes),
+               "target_only": ("--target-only-minutes", alone_minutes)}
     for scheme in args.scheme:  # indexes reused from an earlier run must have been built as this one asks
         for name in ("base", "zerogr", "target_only"):
             earlier = GenIndex(os.path.join(args.out, scheme, name))
@@ -121,17 +181,31 @@ def main() -> None:
             wanted = {"scheme": (meta["scheme"], scheme), "--seed": (meta["train"]["seed"], args.seed),
                       "--train-encoder": (not meta["train"]["freeze_encoder"], not frozen),
                       "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries)}
+            for key, value in options[scheme].items():
+                wanted[f"--scheme-option {scheme}.{key}"] = (meta["scheme_config"].get(key), value)
+            if name != "base":
+                wanted["documents (--max-target-docs)"] = (meta["num_docs"], len(target_docs))
+            if args.epochs:
+                wanted["--epochs"] = (meta["train"]["epochs"], args.epochs)
+            else:
+                flag, minutes = budgets[name]
+                wanted[flag] = (meta["train"]["max_minutes"], minutes)
             for option, (was, asked) in wanted.items():
                 if was != asked:
                     p.error(f"{earlier.path} was built with {option} {was}, not {asked}: use another --out")
     if any(GenIndex(os.path.join(args.out, name)).built() for name in ("base", "zerogr", "target_only")):
         print(f"note: {args.out} holds indexes in the earlier one-scheme layout (OUT/base, ...); they are not "
               f"reused: this script keeps each scheme's under OUT/<scheme>/")
+    def budget(minutes: float) -> float | None:  # --epochs replaces the time budgets
+        return None if args.epochs else minutes
+
     corpora = None
     built = {}
     for scheme in args.scheme:
-        common = dict(scheme=scheme, num_pseudo_queries=args.num_pseudo_queries, seed=args.seed,
-                      backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
+        common = dict(scheme=scheme, scheme_options=options[scheme], num_pseudo_queries=args.num_pseudo_queries,
+                      seed=args.seed, backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
+        if args.epochs:
+            common["epochs"] = args.epochs
         if args.train_encoder:
             common["freeze_encoder"] = False
         folder = os.path.join(args.out, scheme)
@@ -141,31 +215,34 @@ def main() -> None:
                 corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]
                 for c in corpora:
                     print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
-            base = build_multi_corpus_index(base.path, corpora, max_minutes=args.base_minutes, **common)
+            base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes), **common)
         zerogr = GenIndex(os.path.join(folder, "zerogr"))
         if not zerogr.built():  # the target's documents and pseudo-queries only
-            zerogr = index_new_corpus(base, zerogr.path, usable_docs(target), instruction, max_minutes=args.minutes,
+            zerogr = index_new_corpus(base, zerogr.path, target_docs, instruction, max_minutes=budget(args.minutes),
                                       **common)
         alone = GenIndex(os.path.join(folder, "target_only"))
         if not alone.built():
-            alone = alone.indexer(instruction=instruction, max_minutes=args.minutes, **common).index(usable_docs(target))
+            alone = alone.indexer(instruction=instruction, max_minutes=budget(alone_minutes), **common).index(target_docs)
         built[scheme] = (zerogr, alone)
     print(f"indexes built in {(time.time() - started) / 60:.1f} min; target {corpus_name(args.target)}, split "
-          f"{split}, {len(topics)} queries; instruction {instruction!r}")
+          f"{split}, {len(topics)} queries, {len(target_docs)} documents; instruction {instruction!r}")
 
-    bm25, dense = baselines(target, os.path.join(args.out, "baselines"))
+    sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
+    work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-seed{args.seed}" if sampled else "baselines")
+    bm25 = bm25_pisa(records(target_docs), os.path.join(work, "pisa"))
+    dense = dense_retriever(records(target_docs), os.path.join(work, "dense.flex"))
     systems = {"BM25": bm25, "dense": dense}
     pairs = []
     for scheme, (zerogr, alone) in built.items():
-        decoder = args.decoder or (PRESETS["ZeroGR"].decoder if scheme == PRESETS["ZeroGR"].scheme else "beam")
-        decoding = dict(num_results=args.hits, decoder=decoder)
-        if decoder == PRESETS["ZeroGR"].decoder:
-            decoding["decoder_options"] = {"start_temperature": args.start_temperature,
-                                           "end_temperature": args.end_temperature}
-        names = (f"ZeroGR ({scheme})", f"target only ({scheme})")
-        systems[names[0]] = preset_retriever(zerogr, "ZeroGR", **decoding)
-        systems[names[1]] = preset_retriever(alone, "ZeroGR", **decoding)
-        pairs.append(names)
+        for decoder in decoders_of(scheme, args.decoder):
+            decoding = dict(num_results=args.hits, decoder=decoder)
+            if decoder == PRESETS["ZeroGR"].decoder:
+                decoding["decoder_options"] = {"start_temperature": args.start_temperature,
+                                               "end_temperature": args.end_temperature}
+            names = (f"ZeroGR ({scheme}, {decoder})", f"target only ({scheme}, {decoder})")
+            systems[names[0]] = preset_retriever(zerogr, "ZeroGR", **decoding)
+            systems[names[1]] = preset_retriever(alone, "ZeroGR", **decoding)
+            pairs.append(names)
     results = {}  # each system runs once: the table and the paired tests read the same rankings
     for name, system in systems.items():
         print(f"retrieving with {name}")
