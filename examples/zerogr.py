@@ -123,6 +123,9 @@ def main() -> None:
     p.add_argument("--target-only-minutes", type=float,
                    help="time budget of the target-only models (default: --minutes, ZeroGR's own target budget; "
                         "--base-minutes plus --minutes gives them all the time ZeroGR had)")
+    p.add_argument("--zerogr-lr", type=float,
+                   help="learning rate of ZeroGR's training on the target, which fine-tunes the base model "
+                        "(default: the scheme's, as for the target-only model)")
     p.add_argument("--epochs", type=int,
                    help="train every model this many epochs instead of to --base-minutes/--minutes")
     p.add_argument("--max-train-docs", type=int, default=2000, help="documents per training corpus (judged first)")
@@ -185,6 +188,8 @@ def main() -> None:
                 wanted[f"--scheme-option {scheme}.{key}"] = (meta["scheme_config"].get(key), value)
             if name != "base":
                 wanted["documents (--max-target-docs)"] = (meta["num_docs"], len(target_docs))
+            if name == "zerogr" and args.zerogr_lr is not None:
+                wanted["--zerogr-lr"] = (meta["train"]["lr"], args.zerogr_lr)
             if args.epochs:
                 wanted["--epochs"] = (meta["train"]["epochs"], args.epochs)
             else:
@@ -218,8 +223,9 @@ def main() -> None:
             base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes), **common)
         zerogr = GenIndex(os.path.join(folder, "zerogr"))
         if not zerogr.built():  # the target's documents and pseudo-queries only
+            tuned = common if args.zerogr_lr is None else {**common, "lr": args.zerogr_lr}
             zerogr = index_new_corpus(base, zerogr.path, target_docs, instruction, max_minutes=budget(args.minutes),
-                                      **common)
+                                      **tuned)
         alone = GenIndex(os.path.join(folder, "target_only"))
         if not alone.built():
             alone = alone.indexer(instruction=instruction, max_minutes=budget(alone_minutes), **common).index(target_docs)
