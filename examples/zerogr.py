@@ -26,9 +26,10 @@ trained over the other corpora (one token per document: beam search, nothing to 
 
 Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM) and, per scheme and decoder
 (``--decoder``; default: the preset's reverse annealing and beam search for ``generated``, beam
-search for others), ZeroGR and the target-only GR model on the target's evaluation split, then ZeroGR's difference from the
-target-only model with a paired t-test per measure; writes ``OUT/results.csv`` (a ``name``
-column and one column per metric). Indexes already built under ``--out`` are reused.
+search for others), ZeroGR and the target-only GR model on the target's evaluation split, then
+ZeroGR's difference from the target-only model with a paired t-test per measure; writes
+``OUT/results.csv`` (a ``name`` column and one column per metric). Indexes already built under
+``--out`` with the same settings are reused; one built otherwise stops the script.
 """
 from __future__ import annotations
 
@@ -39,11 +40,11 @@ import time
 import pandas as pd
 import pyterrier as pt
 
+from pt_genret.baselines import bm25_pisa, dense_retriever
+from pt_genret.cli import parse_key_values
 from pt_genret.datasets import load_dataset
 from pt_genret.experiment import usable_docs
 from pt_genret.index import GenIndex
-from pt_genret.baselines import bm25_pisa, dense_retriever
-from pt_genret.cli import parse_key_values
 from pt_genret.instructions import corpus_name, default_instruction
 from pt_genret.metrics import parse_metrics
 from pt_genret.multicorpus import Corpus, build_multi_corpus_index, index_new_corpus
@@ -141,8 +142,8 @@ def main() -> None:
     p.add_argument("--end-temperature", type=float, default=PRESETS["ZeroGR"].decoder_options["end_temperature"])
     p.add_argument("--scheme", nargs="+", default=[PRESETS["ZeroGR"].scheme, "dense_init"], choices=SCHEMES.names(),
                    help="docid schemes, each with its own base, ZeroGR and target-only models (default: %(default)s)")
-    p.add_argument("-s", "--scheme-option", action="append", default=[], metavar="SCHEME.KEY=VALUE",
-                   help="a docid scheme's option, e.g. generated.min_words=10 (docs/docids.md)")
+    p.add_argument("-s", "--scheme-option", action="extend", nargs="+", default=[], metavar="SCHEME.KEY=VALUE",
+                   help="docid scheme options, e.g. generated.min_words=10 generated.max_words=12 (docs/docids.md)")
     p.add_argument("--decoder", nargs="+", choices=DECODERS.names(),
                    help=f"decoders of the GR rows, one row each (default: the preset's {PRESETS['ZeroGR'].decoder} "
                         f"and beam for its own {PRESETS['ZeroGR'].scheme} docids, beam for any other scheme)")
@@ -201,6 +202,7 @@ def main() -> None:
     if any(GenIndex(os.path.join(args.out, name)).built() for name in ("base", "zerogr", "target_only")):
         print(f"note: {args.out} holds indexes in the earlier one-scheme layout (OUT/base, ...); they are not "
               f"reused: this script keeps each scheme's under OUT/<scheme>/")
+
     def budget(minutes: float) -> float | None:  # --epochs replaces the time budgets
         return None if args.epochs else minutes
 
