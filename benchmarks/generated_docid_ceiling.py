@@ -36,7 +36,7 @@ def main() -> None:
     topics, qrels = dataset.get_topics(args.split), dataset.get_qrels(args.split)
     docs = pd.DataFrame(list(usable_docs(dataset)))
     work = tempfile.mkdtemp(prefix="docid-ceiling-")
-    systems = {"BM25, full text": bm25_pisa(usable_docs(dataset), os.path.join(work, "full"))}
+    systems = {"BM25, full text": bm25_pisa(docs.to_dict("records"), os.path.join(work, "full"))}
     for n in args.words:
         scheme = SCHEMES.create("generated", min_words=n, max_words=max(n, 8)).fit(docs)
         sentences = scheme.assign(docs)

@@ -100,11 +100,6 @@ def scheme_options(specs: list[str], schemes: list[str]) -> dict[str, dict]:
     return {scheme: parse_key_values(given, f"{scheme} option") for scheme, given in pairs.items()}
 
 
-def records(docs: pd.DataFrame) -> list[dict]:
-    """Document dicts for the baselines' indexers, without the fields a document lacks (NaN in a frame)."""
-    return [{k: v for k, v in row.items() if isinstance(v, str)} for row in docs.to_dict("records")]
-
-
 def decoders_of(scheme: str, asked: list[str] | None) -> list[str]:
     """The decoders a scheme's GR rows are decoded with: ``asked``, else the preset's reverse annealing
     and beam search for its own docids (both reported: beam ranks better on Cranfield), beam for others."""
@@ -237,8 +232,9 @@ def main() -> None:
 
     sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
     work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-seed{args.seed}" if sampled else "baselines")
-    bm25 = bm25_pisa(records(target_docs), os.path.join(work, "pisa"))
-    dense = dense_retriever(records(target_docs), os.path.join(work, "dense.flex"))
+    # (both index through check_documents, which reads a frame's NaN title as a missing one)
+    bm25 = bm25_pisa(target_docs.to_dict("records"), os.path.join(work, "pisa"))
+    dense = dense_retriever(target_docs.to_dict("records"), os.path.join(work, "dense.flex"))
     systems = {"BM25": bm25, "dense": dense}
     pairs = []
     for scheme, (zerogr, alone) in built.items():
