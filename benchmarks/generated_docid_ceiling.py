@@ -2,11 +2,11 @@
 
     python benchmarks/generated_docid_ceiling.py ../shared/data/cranfield --words 6 8 10 16
 
-A GR model with `generated` docids writes a document's 6-8 key words; it can only rank what
-those words can tell apart. This prints, side by side on the same queries, BM25 (PISA) over the
+A GR model with `generated` docids writes a document's key words (``min_words`` of them with the
+extractive default); it ranks by what those words tell apart. This prints, side by side on the same queries, BM25 (PISA) over the
 documents' full text and BM25 over their docid sentences alone at each ``--words`` length
 (``min_words``; ``max_words`` = max(min_words, 8)), with each one's ratio to full-text BM25: a
-lexical ceiling for the GR model, set by the docids before any training.
+lexical reference point for the GR model (not a strict bound), set by the docids before any training.
 """
 from __future__ import annotations
 
