@@ -34,6 +34,8 @@ ZeroGR's difference from the target-only model with a paired t-test per measure;
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import time
 
@@ -43,6 +45,7 @@ import pyterrier as pt
 from pt_genret.baselines import bm25_pisa, dense_retriever
 from pt_genret.cli import parse_key_values
 from pt_genret.datasets import load_dataset
+from pt_genret.docids import get_scheme
 from pt_genret.experiment import usable_docs
 from pt_genret.index import GenIndex
 from pt_genret.instructions import corpus_name, default_instruction
@@ -110,6 +113,24 @@ def decoders_of(scheme: str, asked: list[str] | None) -> list[str]:
     return [preset.decoder, "beam"] if scheme == preset.scheme else ["beam"]
 
 
+def docnos_key(docs: pd.DataFrame) -> str:
+    """A short hash of ``docs``' docnos: names the document set the baselines were built over."""
+    return hashlib.sha1("\n".join(sorted(docs["docno"].astype(str))).encode()).hexdigest()[:10]
+
+
+def as_json(value):
+    """``value`` as ``pt_meta.json`` holds it (tuples as lists, ...): recorded and asked options compare equal."""
+    return json.loads(json.dumps(value, default=repr))
+
+
+def mismatches(earlier: GenIndex, wanted: dict[str, tuple]) -> str | None:
+    """The first option ``earlier`` was built with otherwise than asked, as a one-line error."""
+    for option, (was, asked) in wanted.items():
+        if was != asked:
+            return f"{earlier.path} was built with {option} {was}, not {asked}: use another --out"
+    return None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", nargs="+", required=True, help="BEIR folders (or irds:<id>) to train the base model on")
@@ -151,10 +172,15 @@ def main() -> None:
     args = p.parse_args()
     if len(set(args.scheme)) != len(args.scheme):
         p.error(f"--scheme names a scheme twice: {args.scheme}")
-    try:
+    if args.decoder and len(set(args.decoder)) != len(args.decoder):
+        p.error(f"--decoder names a decoder twice: {args.decoder}")
+    if args.epochs is not None and args.epochs < 1:
+        p.error(f"--epochs must be at least 1, got {args.epochs}")
+    try:  # every scheme's options checked now, not at its build minutes later
         options = scheme_options(args.scheme_option, args.scheme)
-    except ValueError as e:
-        p.error(str(e))
+        configs = {s: as_json(get_scheme(s, seed=args.seed, **options[s]).config()) for s in args.scheme}
+    except (ValueError, TypeError) as e:
+        p.error(f"--scheme-option: {e}")
     metrics = parse_metrics(METRICS)
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
@@ -168,49 +194,58 @@ def main() -> None:
     all_docs = pd.DataFrame(list(usable_docs(target)))
     target_docs = judged_first(all_docs, qrels, args.max_target_docs, args.seed)
     instruction = default_instruction(args.target)
-    frozen = args.backbone == "minilm" and not args.train_encoder  # the indexer's default freezes minilm's
     alone_minutes = args.minutes if args.target_only_minutes is None else args.target_only_minutes
     budgets = {"base": ("--base-minutes", args.base_minutes), "zerogr": ("--minutes", args.minutes),
                "target_only": ("--target-only-minutes", alone_minutes)}
+
+    def budget(minutes: float) -> float | None:  # --epochs replaces the time budgets
+        return None if args.epochs is not None else minutes
+
+    def indexer_options(scheme: str) -> dict:
+        """The options every model of ``scheme`` is built with (ZeroGR's may change the rate)."""
+        common = dict(scheme=scheme, scheme_options=options[scheme], num_pseudo_queries=args.num_pseudo_queries,
+                      seed=args.seed, backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
+        if args.epochs is not None:
+            common["epochs"] = args.epochs
+        if args.train_encoder:
+            common["freeze_encoder"] = False
+        return common
+
     for scheme in args.scheme:  # indexes reused from an earlier run must have been built as this one asks
         for name in ("base", "zerogr", "target_only"):
             earlier = GenIndex(os.path.join(args.out, scheme, name))
             if not earlier.built():
                 continue
-            meta = earlier.meta
-            wanted = {"scheme": (meta["scheme"], scheme), "--seed": (meta["train"]["seed"], args.seed),
-                      "--train-encoder": (not meta["train"]["freeze_encoder"], not frozen),
-                      "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries)}
-            for key, value in options[scheme].items():
-                wanted[f"--scheme-option {scheme}.{key}"] = (meta["scheme_config"].get(key), value)
-            if name != "base":
-                wanted["documents (--max-target-docs)"] = (meta["num_docs"], len(target_docs))
-            if name == "zerogr" and args.zerogr_lr is not None:
-                wanted["--zerogr-lr"] = (meta["train"]["lr"], args.zerogr_lr)
-            if args.epochs:
-                wanted["--epochs"] = (meta["train"]["epochs"], args.epochs)
-            else:
-                flag, minutes = budgets[name]
+            meta, flag, minutes = earlier.meta, *budgets[name]
+            asked = earlier.indexer(**indexer_options(scheme), max_minutes=budget(minutes)).config
+            lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
+            wanted = {"scheme": (meta["scheme"], scheme), "--backbone": (meta["backbone"], args.backbone),
+                      "--seed": (meta["train"]["seed"], args.seed),
+                      "--train-encoder": (not meta["train"]["freeze_encoder"], not asked.freeze_encoder),
+                      "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries),
+                      "learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate": (meta["train"]["lr"], lr)}
+            if args.epochs is None:
                 wanted[flag] = (meta["train"]["max_minutes"], minutes)
-            for option, (was, asked) in wanted.items():
-                if was != asked:
-                    p.error(f"{earlier.path} was built with {option} {was}, not {asked}: use another --out")
+            else:  # trained N epochs, not to a time budget
+                wanted["--epochs"] = (meta["train"]["epochs"] if meta["train"]["max_minutes"] is None
+                                      else f"a {meta['train']['max_minutes']:g} min budget", args.epochs)
+            recorded = meta["scheme_config"]
+            for key in sorted(set(recorded) | set(configs[scheme])):
+                wanted[f"--scheme-option {scheme}.{key}"] = (recorded.get(key), configs[scheme].get(key))
+            error = mismatches(earlier, wanted)
+            if error is None and name != "base" and set(earlier.table().docnos) != set(target_docs["docno"]):
+                error = (f"{earlier.path} indexes other documents ({meta['num_docs']}) than the {len(target_docs)} "
+                         f"asked (--target, --max-target-docs, --split, --max-queries): use another --out")
+            if error:
+                p.error(error)
     if any(GenIndex(os.path.join(args.out, name)).built() for name in ("base", "zerogr", "target_only")):
         print(f"note: {args.out} holds indexes in the earlier one-scheme layout (OUT/base, ...); they are not "
               f"reused: this script keeps each scheme's under OUT/<scheme>/")
 
-    def budget(minutes: float) -> float | None:  # --epochs replaces the time budgets
-        return None if args.epochs else minutes
-
     corpora = None
     built = {}
     for scheme in args.scheme:
-        common = dict(scheme=scheme, scheme_options=options[scheme], num_pseudo_queries=args.num_pseudo_queries,
-                      seed=args.seed, backbone=args.backbone, **PRESETS["ZeroGR"].indexer_options)
-        if args.epochs:
-            common["epochs"] = args.epochs
-        if args.train_encoder:
-            common["freeze_encoder"] = False
+        common = indexer_options(scheme)
         folder = os.path.join(args.out, scheme)
         base = GenIndex(os.path.join(folder, "base"))
         if not base.built():
@@ -232,7 +267,7 @@ def main() -> None:
           f"{split}, {len(topics)} queries, {len(target_docs)} documents; instruction {instruction!r}")
 
     sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
-    work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-seed{args.seed}" if sampled else "baselines")
+    work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-{docnos_key(target_docs)}" if sampled else "baselines")
     # (both index through check_documents, which reads a frame's NaN title as a missing one)
     bm25 = bm25_pisa(target_docs.to_dict("records"), os.path.join(work, "pisa"))
     dense = dense_retriever(target_docs.to_dict("records"), os.path.join(work, "dense.flex"))

@@ -61,23 +61,60 @@ def test_example_writes_the_table_with_every_system(example_run, capsys):
 
 
 def test_example_reuses_its_indexes_and_refuses_other_settings(example_run, collections, capsys):
+    from pt_genret.index import GenIndex
+
     out, common = example_run
+    indexes = {name: GenIndex(os.path.join(out, "generated", name)) for name in ("base", "zerogr", "target_only")}
+    created = {name: index.meta["created"] for name, index in indexes.items()}
+    assert indexes["zerogr"].meta["init_from"] == os.path.abspath(indexes["base"].path)
+    assert indexes["target_only"].meta["init_from"] is None
+    for index in indexes.values():  # --epochs: trained one epoch, no time budget
+        assert index.meta["train"]["epochs"] == 1 and index.meta["train"]["max_minutes"] is None
+    run_example([*common, "--scheme", "generated", "--decoder", "beam"])  # the same settings: reused, not rebuilt
+    for name, index in indexes.items():
+        index.reload()
+        assert index.meta["created"] == created[name]
+    refused = {("-s", "generated.min_words=7"): "min_words 6, not 7: use another --out",
+               ("--zerogr-lr", "0.01"): "learning rate (--zerogr-lr) 0.002, not 0.01",
+               ("--seed", "7"): "with --seed 42, not 7",
+               ("--epochs", "2"): "with --epochs 1, not 2",
+               ("--max-target-docs", "6"): "indexes other documents (16) than the 6 asked"}
+    for extra, message in refused.items():
+        with pytest.raises(SystemExit):
+            run_example([*common, "--scheme", "generated", *extra])
+        assert message in capsys.readouterr().err
+    for name, index in indexes.items():  # nothing refused touched the indexes
+        index.reload()
+        assert index.meta["created"] == created[name]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-s", "semantic.k=4"], "'semantic' is not one of --scheme"),
+    (["-s", "generated.min_words=10"], "1 <= min_words <= max_words"),  # max_words defaults to 8
+    (["--decoder", "beam", "beam"], "--decoder names a decoder twice"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_example_refuses_bad_options_before_building(tmp_path, collections, capsys, extra, message):
+    out = tmp_path / "out"
     with pytest.raises(SystemExit):
-        run_example([*common, "--scheme", "generated", "-s", "generated.min_words=7"])
-    assert "min_words 6, not 7: use another --out" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run_example([*common, "-s", "semantic.k=4"])
-    assert "'semantic' is not one of --scheme" in capsys.readouterr().err
+        run_example(["--train", collections["space"], "--target", collections["target"], "--out", str(out),
+                     "--epochs", "1", *extra])
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # refused while parsing: no folder written, nothing trained
 
 
 def test_example_on_a_sample_of_the_target(tmp_path, collections, capsys):
+    from pt_genret.datasets import load_dataset
+    from pt_genret.index import GenIndex
+
     out = str(tmp_path / "out")
     run_example(["--train", collections["space"], "--target", collections["target"], "--out", out,
                  "--scheme", "dense_init", "--epochs", "1",
                  "--num-pseudo-queries", "2", "--max-train-docs", "8", "--max-target-docs", "6", "--hits", "5"])
     printed = capsys.readouterr().out
-    assert "6 documents" in printed
-    assert os.path.isdir(os.path.join(out, "baselines-6docs-seed42"))
-    from pt_genret.index import GenIndex
-
-    assert GenIndex(os.path.join(out, "dense_init", "zerogr")).meta["num_docs"] == 6
+    assert ", 6 documents;" in printed
+    baselines = [f for f in os.listdir(out) if f.startswith("baselines")]
+    assert len(baselines) == 1 and baselines[0].startswith("baselines-6docs-")
+    indexed = set(GenIndex(os.path.join(out, "dense_init", "zerogr")).table().docnos)
+    judged = set(load_dataset(collections["target"]).get_qrels("test").query("label > 0")["docno"].astype(str))
+    assert len(judged) == 4 and judged <= indexed and len(indexed) == 6  # the judged ones, then a sample
