@@ -11,9 +11,11 @@ For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sent
    each with its default instruction, their real training queries and instructed
    pseudo-queries; ``--max-train-docs`` documents per corpus, those with relevance judgements
    first), within ``--base-minutes``.
-2. ZeroGR indexes the ``--target`` corpus from its documents and instructed pseudo-queries
+2. ZeroGR zero-shot (``zeroshot``): the base model as it is, no training, decoding over the
+   target's docids (the paper's setting: a new corpus needs only its docids).
+3. ZeroGR indexes the ``--target`` corpus from its documents and instructed pseudo-queries
    alone (no real query, no qrels), training on from the base model for ``--minutes``.
-3. A GR model with the same settings is trained on the target alone from scratch, for the same
+4. A GR model with the same settings is trained on the target alone from scratch, for the same
    ``--minutes`` (or ``--target-only-minutes``: e.g. base plus target minutes, all the time
    ZeroGR had). ``--epochs N`` trains every model N epochs instead of to a time budget.
 
@@ -26,8 +28,9 @@ trained over the other corpora (one token per document: beam search, nothing to 
 
 Prints nDCG@10, R@100 and Success@1 of BM25, dense (MiniLM) and, per scheme and decoder
 (``--decoder``; default: the preset's reverse annealing and beam search for ``generated``, beam
-search for others), ZeroGR and the target-only GR model on the target's evaluation split, then
-ZeroGR's difference from the target-only model with a paired t-test per measure; writes
+search for others), ZeroGR zero-shot, ZeroGR and the target-only GR model on the target's
+evaluation split, then each ZeroGR row's difference from the target-only model with a paired
+t-test per measure; writes
 ``OUT/results.csv`` (a ``name`` column and one column per metric). Indexes already built under
 ``--out`` with the same settings are reused; one built otherwise stops the script.
 """
@@ -212,11 +215,11 @@ def main() -> None:
         return common
 
     for scheme in args.scheme:  # indexes reused from an earlier run must have been built as this one asks
-        for name in ("base", "zerogr", "target_only"):
+        for name in ("base", "zeroshot", "zerogr", "target_only"):
             earlier = GenIndex(os.path.join(args.out, scheme, name))
             if not earlier.built():
                 continue
-            meta, flag, minutes = earlier.meta, *budgets[name]
+            meta, (flag, minutes) = earlier.meta, budgets.get(name, (None, None))
             asked = earlier.indexer(**indexer_options(scheme), max_minutes=budget(minutes)).config
             lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
             wanted = {"scheme": (meta["scheme"], scheme), "--backbone": (meta["backbone"], args.backbone),
@@ -224,7 +227,10 @@ def main() -> None:
                       "--train-encoder": (not meta["train"]["freeze_encoder"], not asked.freeze_encoder),
                       "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries),
                       "learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate": (meta["train"]["lr"], lr)}
-            if args.epochs is None:
+            if name == "zeroshot":  # never trained: no rate, no budget
+                del wanted["learning rate"]
+                wanted["epochs"] = (meta["train"]["epochs"], 0)
+            elif args.epochs is None:
                 wanted[flag] = (meta["train"]["max_minutes"], minutes)
             else:  # trained N epochs, not to a time budget
                 wanted["--epochs"] = (meta["train"]["epochs"] if meta["train"]["max_minutes"] is None
@@ -232,6 +238,14 @@ def main() -> None:
             recorded = meta["scheme_config"]
             for key in sorted(set(recorded) | set(configs[scheme])):
                 wanted[f"--scheme-option {scheme}.{key}"] = (recorded.get(key), configs[scheme].get(key))
+            if name in ("zeroshot", "zerogr"):  # started from this very base model
+                base = GenIndex(os.path.join(args.out, scheme, "base"))
+                started_from, base_created = meta.get("init_from_created"), None
+                if base.built():
+                    base_created = base.meta["created"]
+                    if started_from is None and meta["created"] >= base_created:  # built before pt-genret
+                        started_from = base_created  # recorded it: at least it postdates the base
+                wanted["a base model built at"] = (started_from, base_created or "(none: the base is gone)")
             error = mismatches(earlier, wanted)
             if error is None and name != "base" and set(earlier.table().docnos) != set(target_docs["docno"]):
                 error = (f"{earlier.path} indexes other documents ({meta['num_docs']}) than the {len(target_docs)} "
@@ -254,6 +268,9 @@ def main() -> None:
                 for c in corpora:
                     print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
             base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes), **common)
+        zeroshot = GenIndex(os.path.join(folder, "zeroshot"))
+        if not zeroshot.built():  # the base model as it is over the target's docids: ZeroGR's zero-shot setting
+            zeroshot = index_new_corpus(base, zeroshot.path, target_docs, instruction, **{**common, "epochs": 0})
         zerogr = GenIndex(os.path.join(folder, "zerogr"))
         if not zerogr.built():  # the target's documents and pseudo-queries only
             tuned = common if args.zerogr_lr is None else {**common, "lr": args.zerogr_lr}
@@ -262,7 +279,7 @@ def main() -> None:
         alone = GenIndex(os.path.join(folder, "target_only"))
         if not alone.built():
             alone = alone.indexer(instruction=instruction, max_minutes=budget(alone_minutes), **common).index(target_docs)
-        built[scheme] = (zerogr, alone)
+        built[scheme] = (zeroshot, zerogr, alone)
     print(f"indexes built in {(time.time() - started) / 60:.1f} min; target {corpus_name(args.target)}, split "
           f"{split}, {len(topics)} queries, {len(target_docs)} documents; instruction {instruction!r}")
 
@@ -273,16 +290,18 @@ def main() -> None:
     dense = dense_retriever(target_docs.to_dict("records"), os.path.join(work, "dense.flex"))
     systems = {"BM25": bm25, "dense": dense}
     pairs = []
-    for scheme, (zerogr, alone) in built.items():
+    for scheme, (zeroshot, zerogr, alone) in built.items():
         for decoder in decoders_of(scheme, args.decoder):
             decoding = dict(num_results=args.hits, decoder=decoder)
             if decoder == PRESETS["ZeroGR"].decoder:
                 decoding["decoder_options"] = {"start_temperature": args.start_temperature,
                                                "end_temperature": args.end_temperature}
-            names = (f"ZeroGR ({scheme}, {decoder})", f"target only ({scheme}, {decoder})")
-            systems[names[0]] = preset_retriever(zerogr, "ZeroGR", **decoding)
-            systems[names[1]] = preset_retriever(alone, "ZeroGR", **decoding)
-            pairs.append(names)
+            names = {f"ZeroGR zero-shot ({scheme}, {decoder})": zeroshot, f"ZeroGR ({scheme}, {decoder})": zerogr,
+                     f"target only ({scheme}, {decoder})": alone}
+            for name, index in names.items():
+                systems[name] = preset_retriever(index, "ZeroGR", **decoding)
+            shot, tuned, single = names
+            pairs += [(shot, single), (tuned, single)]
     results = {}  # each system runs once: the table and the paired tests read the same rankings
     for name, system in systems.items():
         print(f"retrieving with {name}")
@@ -293,7 +312,7 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
     scores = table.set_index("name")
-    for zerogr_name, alone_name in pairs:  # paired t-test over the target's queries
+    for zerogr_name, alone_name in pairs:  # paired t-tests over the target's queries
         test = pt.Experiment([results[zerogr_name], results[alone_name]], topics, qrels, metrics,
                              names=[zerogr_name, alone_name], baseline=1, filter_by_qrels=True).set_index("name")
         parts = [f"{m} {scores.at[zerogr_name, str(m)] - scores.at[alone_name, str(m)]:+.3f} "

@@ -144,7 +144,11 @@ class GenIndexer(pt.Indexer):
             column overrides it row by row (one index over several corpora).
         init_from: a GR index (or its path) whose model training starts from instead of a fresh
             ``backbone`` (continued training: ZeroGR indexing a corpus it has never seen,
-            :mod:`pt_genret.multicorpus`); its backbone and encoder freezing are taken.
+            :mod:`pt_genret.multicorpus`); its backbone and encoder freezing are taken. With
+            ``epochs=0`` nothing trains (``max_minutes``, training and validation queries are
+            ignored): the index holds this corpus's docids, constraint and pseudo-queries with
+            ``init_from``'s model as it is, apart from the scheme's docid setup (``dense_init``
+            writes the new docids' rows): ZeroGR's zero-shot setting.
     """
 
     def __init__(self, index: GenIndex | str, scheme: str | DocIdScheme | None = None, backbone: str = "minilm",
@@ -159,7 +163,14 @@ class GenIndexer(pt.Indexer):
                  distill_weight: float = 0.5, distill_share: float = 0.25, protect: Iterable[str] = (),
                  wait: bool | float = False, instruction: str | None = None,
                  init_from: IndexReader | str | None = None) -> None:
-        check_options(epochs=epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
+        if epochs is not None and not isinstance(epochs, bool) and epochs == 0:  # zero-shot: nothing trains
+            if init_from is None:
+                raise ValueError("epochs=0 trains nothing, so it needs init_from: a trained index whose model "
+                                 "searches this corpus as it is (ZeroGR zero-shot, pt_genret.multicorpus)")
+            if teacher is not None:
+                raise ValueError("epochs=0 trains nothing: a teacher has nothing to distil into; drop teacher")
+            max_minutes = None
+        check_options(epochs=None if epochs == 0 else epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
                       num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
                       teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
@@ -253,10 +264,13 @@ class GenIndexer(pt.Indexer):
         examples = constraint.examples(docs, table, backbone, scheme, seed, topics=topics, qrels=self.train_qrels)
         extra = {**constraint.meta(), "max_docid_length": constraint.max_length(table, scheme)}
         trie = constraint.trie if isinstance(constraint, TrieConstraint) else None  # validation decodes over it
-        storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs)))
+        storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs), trains=self.config.epochs > 0))
         checkpoints = os.path.abspath(path) + ".training"
         counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
-        examples, budget = self._budget(examples, table, trie, extra["max_docid_length"] + 1, started)
+        if self.config.epochs == 0:  # zero-shot: nothing trains, nothing is held out
+            examples, budget, self._held_out = [], Budget(stopped="zero-shot"), None
+        else:
+            examples, budget = self._budget(examples, table, trie, extra["max_docid_length"] + 1, started)
         ranking = None
         if self.teacher is not None and scheme.kind != "ngrams":
             teacher_started = time.time()
@@ -269,9 +283,10 @@ class GenIndexer(pt.Indexer):
                                      f"leaving no time to train within the {self.config.max_minutes:g} min budget; "
                                      "raise max_minutes (--time-budget) or use a cheaper teacher (--teacher bm25)")
                 budget.seconds -= teacher_seconds
-        losses = train(backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose,
-                       budget=budget, ranking=ranking, identity=json.dumps({"scheme": scheme.name, **scheme.config()},
-                                                                           sort_keys=True, default=repr))
+        losses = [] if self.config.epochs == 0 else train(
+            backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose, budget=budget,
+            ranking=ranking, identity=json.dumps({"scheme": scheme.name, **scheme.config()}, sort_keys=True,
+                                                 default=repr))
 
         meta = {
             "type": GenIndex.ARTIFACT_TYPE, "format": GenIndex.ARTIFACT_FORMAT, "package_hint": "pt-genret",
@@ -284,6 +299,7 @@ class GenIndexer(pt.Indexer):
             "num_pseudo_queries": self.num_pseudo_queries, "train": asdict(self.config),
             "instruction": self.instruction,
             "init_from": None if self.init_from is None else os.path.abspath(self.init_from.path),
+            "init_from_created": None if self.init_from is None else self.init_from.meta.get("created"),
             "instructions": sorted({i for i in row_instructions(docs, self.instruction) if i}),
             "examples": counts,
             "epoch_losses": losses, **extra,
@@ -292,7 +308,7 @@ class GenIndexer(pt.Indexer):
                 "teacher": repr(self.teacher)[:500], "teacher_k": self.teacher_k, "weight": self.distill_weight,
                 "share": self.distill_share, "queries_with_lists": len(ranking)},
             "training": {"curve": budget.curve, "best_epoch": budget.best_epoch, "stopped": budget.stopped,
-                         "held_out": sum(counts.values()) - len(examples),
+                         "held_out": 0 if self.config.epochs == 0 else sum(counts.values()) - len(examples),
                          "validation": self._validation_name(budget)},
             "built_with": storage.versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -381,11 +397,12 @@ def check_options(**options: float | None) -> None:
             raise ValueError(f"{name} must be > 0, got {value}")
 
 
-def _disk_need(backbone: Backbone, num_docs: int) -> int:
+def _disk_need(backbone: Backbone, num_docs: int, trains: bool = True) -> int:
     """Rough bytes a build writes: the model in the index, the training checkpoint (weights, best
-    weights, optimizer moments) and about 2 KiB per document of docids and pseudo-queries."""
+    weights, optimizer moments; none without training) and about 2 KiB per document of docids and
+    pseudo-queries."""
     weights = sum(p.numel() * p.element_size() for p in backbone.model.parameters())
-    return 6 * weights + 2048 * num_docs + (1 << 20)
+    return (6 if trains else 1) * weights + 2048 * num_docs + (1 << 20)
 
 
 def _save(folder: str, meta: dict, backbone: Backbone, table: DocIdTable, constraint: Constraint,

@@ -239,6 +239,34 @@ def test_unseen_corpus_indexed_from_the_multi_corpus_model(multi_index, tmp_path
     assert len(res) == 3 and set(res["docno"]) <= {d["docno"] for d in docs}
 
 
+def test_unseen_corpus_searched_zero_shot(multi_index, tmp_path):
+    import torch
+
+    from pt_genret.index import GenIndex
+    from pt_genret.multicorpus import index_new_corpus
+
+    docs = make_docs(per_topic=3, topics=("programming",))
+    index = index_new_corpus(multi_index, str(tmp_path / "zs.gr"), docs, "Find code notes", num_pseudo_queries=3,
+                             epochs=0, verbose=False)  # the default 30 min budget is ignored: nothing trains
+    meta = index.meta
+    assert meta["train"]["epochs"] == 0 and meta["train"]["max_minutes"] is None and meta["epoch_losses"] == []
+    assert meta["training"]["held_out"] == 0 and meta["training"]["stopped"] == "zero-shot"
+    assert meta["init_from_created"] == multi_index.meta["created"]
+    assert len(read_pseudo_queries(index.path)) == 9  # 3 per document, kept for later updates
+    assert sorted(index.table().docnos) == sorted(d["docno"] for d in docs)
+    base, new = multi_index.backbone().model.state_dict(), index.backbone().model.state_dict()
+    assert base.keys() == new.keys() and all(torch.equal(base[k], new[k]) for k in base)  # the model as it was
+    res = GenRetriever(index, num_results=3)(pd.DataFrame({"qid": ["1"], "query": [docs[0]["title"]]}))
+    assert len(res) == 3 and set(res["docno"]) <= {d["docno"] for d in docs}
+    with pytest.raises(ValueError, match="epochs=0 trains nothing, so it needs init_from"):
+        GenIndex(str(tmp_path / "scratch.gr")).indexer(epochs=0, verbose=False)
+
+    more = make_docs(per_topic=2, seed=9, topics=("cooking",))  # an update of it trains, though the build did not
+    GenIndex(index.path).updater(method="finetune", verbose=False).index(more)
+    updated = GenIndex(index.path).backbone().model.state_dict()
+    assert any(not torch.equal(base[k], updated[k]) for k in base)
+
+
 def test_unseen_corpus_added_to_the_multi_corpus_index(multi_index, tmp_path):
     import shutil
 

@@ -1,8 +1,11 @@
 """``examples/zerogr.py`` end to end: two tiny training collections, a third as the unseen target."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
+import shutil
 import sys
 
 import pandas as pd
@@ -41,35 +44,41 @@ def example_run(tmp_path_factory, collections):
     common = ["--train", collections["space"], collections["kitchen"], "--target", collections["target"],
               "--out", out, "--epochs", "1", "--num-pseudo-queries", "2",
               "--max-train-docs", "8", "--hits", "5"]
-    run_example(common)
-    return out, common
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        run_example(common)
+    return out, common, printed.getvalue()
 
 
-def test_example_writes_the_table_with_every_system(example_run, capsys):
-    out, _ = example_run
+def test_example_writes_the_table_with_every_system(example_run):
+    out, _, printed = example_run
     table = pd.read_csv(os.path.join(out, "results.csv"))
     assert list(table.columns) == ["name", *METRICS]
-    assert table["name"].tolist() == [
-        "BM25", "dense", "ZeroGR (generated, annealed)", "target only (generated, annealed)",
-        "ZeroGR (generated, beam)", "target only (generated, beam)",
-        "ZeroGR (dense_init, beam)", "target only (dense_init, beam)"]
+    assert table["name"].tolist() == ["BM25", "dense"] + [
+        f"{system} ({scheme}, {decoder})"
+        for scheme, decoder in (("generated", "annealed"), ("generated", "beam"), ("dense_init", "beam"))
+        for system in ("ZeroGR zero-shot", "ZeroGR", "target only")]
     assert table[METRICS].apply(lambda c: c.between(0, 1)).all().all()
     assert table.set_index("name").at["BM25", "nDCG@10"] > 0.5  # titles as queries: BM25 finds them
     for scheme in ("generated", "dense_init"):
-        for name in ("base", "zerogr", "target_only"):
+        for name in ("base", "zeroshot", "zerogr", "target_only"):
             assert os.path.exists(os.path.join(out, scheme, name, "pt_meta.json"))
+    assert "ZeroGR zero-shot (dense_init, beam) - target only (dense_init, beam): nDCG@10" in printed
 
 
-def test_example_reuses_its_indexes_and_refuses_other_settings(example_run, collections, capsys):
+def test_example_reuses_its_indexes_and_refuses_other_settings(example_run, collections, capsys, tmp_path):
     from pt_genret.index import GenIndex
 
-    out, common = example_run
-    indexes = {name: GenIndex(os.path.join(out, "generated", name)) for name in ("base", "zerogr", "target_only")}
+    out, common, _ = example_run
+    names = ("base", "zeroshot", "zerogr", "target_only")
+    indexes = {name: GenIndex(os.path.join(out, "generated", name)) for name in names}
     created = {name: index.meta["created"] for name, index in indexes.items()}
-    assert indexes["zerogr"].meta["init_from"] == os.path.abspath(indexes["base"].path)
+    for name in ("zeroshot", "zerogr"):
+        assert indexes[name].meta["init_from"] == os.path.abspath(indexes["base"].path)
     assert indexes["target_only"].meta["init_from"] is None
-    for index in indexes.values():  # --epochs: trained one epoch, no time budget
-        assert index.meta["train"]["epochs"] == 1 and index.meta["train"]["max_minutes"] is None
+    assert indexes["zeroshot"].meta["train"]["epochs"] == 0 and indexes["zeroshot"].meta["epoch_losses"] == []
+    for name in ("base", "zerogr", "target_only"):  # --epochs: trained one epoch, no time budget
+        assert indexes[name].meta["train"]["epochs"] == 1 and indexes[name].meta["train"]["max_minutes"] is None
     run_example([*common, "--scheme", "generated", "--decoder", "beam"])  # the same settings: reused, not rebuilt
     for name, index in indexes.items():
         index.reload()
@@ -86,6 +95,13 @@ def test_example_reuses_its_indexes_and_refuses_other_settings(example_run, coll
     for name, index in indexes.items():  # nothing refused touched the indexes
         index.reload()
         assert index.meta["created"] == created[name]
+    copy = tmp_path / "copy"  # ZeroGR's indexes without the base they started from
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "generated" / "base")
+    with pytest.raises(SystemExit):
+        run_example([*common[:common.index("--out")], "--out", str(copy), *common[common.index("--out") + 2:],
+                     "--scheme", "generated"])
+    assert "zeroshot was built with a base model built at" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [

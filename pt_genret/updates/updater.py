@@ -219,10 +219,10 @@ UPDATE_MAX_EPOCHS = 10
 
 def update_train_config(meta: dict) -> TrainConfig:
     """The training settings updates start from: the build's, with as many epochs as the build
-    trained (at most :data:`UPDATE_MAX_EPOCHS`; a budgeted build's ``epochs`` is only a cap) and
-    no time budget."""
+    trained (at most :data:`UPDATE_MAX_EPOCHS`; a budgeted build's ``epochs`` is only a cap; a
+    zero-shot index, which trained none, :data:`UPDATE_MAX_EPOCHS`) and no time budget."""
     config = {k: v for k, v in meta["train"].items() if k in TrainConfig.__dataclass_fields__}
-    trained = len(meta.get("epoch_losses") or []) or int(config.get("epochs", UPDATE_MAX_EPOCHS))
+    trained = len(meta.get("epoch_losses") or []) or int(config.get("epochs") or UPDATE_MAX_EPOCHS)
     config.update(epochs=min(trained, UPDATE_MAX_EPOCHS), max_minutes=None)
     return TrainConfig(**config)
 
