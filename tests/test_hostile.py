@@ -130,7 +130,7 @@ def test_bad_beir_line_on_the_command_line(tmp_path, capsys, base):
 
 # --- options -------------------------------------------------------------------------------------
 BUILD_OPTIONS = {
-    "epochs 0": ({"epochs": 0}, "epochs must be >= 1"),
+    "epochs 0": ({"epochs": 0}, "epochs=0 trains nothing, so it needs init_from"),  # zero-shot only
     "epochs -1": ({"epochs": -1}, "epochs must be >= 1"),
     "epochs 1.5": ({"epochs": 1.5}, "epochs must be a whole number"),
     "epochs text": ({"epochs": "3"}, "epochs must be a number"),
