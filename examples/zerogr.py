@@ -221,20 +221,20 @@ def main() -> None:
                 continue
             meta, (flag, minutes) = earlier.meta, budgets.get(name, (None, None))
             asked = earlier.indexer(**indexer_options(scheme), max_minutes=budget(minutes)).config
-            lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
             wanted = {"scheme": (meta["scheme"], scheme), "--backbone": (meta["backbone"], args.backbone),
                       "--seed": (meta["train"]["seed"], args.seed),
                       "--train-encoder": (not meta["train"]["freeze_encoder"], not asked.freeze_encoder),
-                      "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries),
-                      "learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate": (meta["train"]["lr"], lr)}
+                      "--num-pseudo-queries": (meta["num_pseudo_queries"], args.num_pseudo_queries)}
             if name == "zeroshot":  # never trained: no rate, no budget
-                del wanted["learning rate"]
                 wanted["epochs"] = (meta["train"]["epochs"], 0)
-            elif args.epochs is None:
-                wanted[flag] = (meta["train"]["max_minutes"], minutes)
-            else:  # trained N epochs, not to a time budget
-                wanted["--epochs"] = (meta["train"]["epochs"] if meta["train"]["max_minutes"] is None
-                                      else f"a {meta['train']['max_minutes']:g} min budget", args.epochs)
+            else:
+                lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
+                wanted["learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate"] = (meta["train"]["lr"], lr)
+                if args.epochs is None:
+                    wanted[flag] = (meta["train"]["max_minutes"], minutes)
+                else:  # trained N epochs, not to a time budget
+                    wanted["--epochs"] = (meta["train"]["epochs"] if meta["train"]["max_minutes"] is None
+                                          else f"a {meta['train']['max_minutes']:g} min budget", args.epochs)
             recorded = meta["scheme_config"]
             for key in sorted(set(recorded) | set(configs[scheme])):
                 wanted[f"--scheme-option {scheme}.{key}"] = (recorded.get(key), configs[scheme].get(key))

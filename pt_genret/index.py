@@ -170,8 +170,8 @@ class GenIndexer(pt.Indexer):
             if teacher is not None:
                 raise ValueError("epochs=0 trains nothing: a teacher has nothing to distil into; drop teacher")
             max_minutes = None
-        check_options(epochs=None if epochs == 0 else epochs, batch_size=batch_size, lr=lr, max_source_length=max_source_length,
-                      num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
+        check_options(epochs=None if epochs == 0 else epochs, batch_size=batch_size, lr=lr,
+                      max_source_length=max_source_length, num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
                       teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
@@ -264,11 +264,12 @@ class GenIndexer(pt.Indexer):
         examples = constraint.examples(docs, table, backbone, scheme, seed, topics=topics, qrels=self.train_qrels)
         extra = {**constraint.meta(), "max_docid_length": constraint.max_length(table, scheme)}
         trie = constraint.trie if isinstance(constraint, TrieConstraint) else None  # validation decodes over it
-        storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs), trains=self.config.epochs > 0))
+        trains = self.config.epochs > 0  # epochs=0: zero-shot, init_from's model as it is
+        storage.check_writable(path, need_bytes=_disk_need(backbone, len(docs), trains=trains))
         checkpoints = os.path.abspath(path) + ".training"
         counts = {k: sum(e.kind == k for e in examples) for k in ("index", "query", "train")}
-        if self.config.epochs == 0:  # zero-shot: nothing trains, nothing is held out
-            examples, budget, self._held_out = [], Budget(stopped="zero-shot"), None
+        if not trains:  # nothing is held out either
+            budget, self._held_out = Budget(stopped="zero-shot"), None
         else:
             examples, budget = self._budget(examples, table, trie, extra["max_docid_length"] + 1, started)
         ranking = None
@@ -283,7 +284,7 @@ class GenIndexer(pt.Indexer):
                                      f"leaving no time to train within the {self.config.max_minutes:g} min budget; "
                                      "raise max_minutes (--time-budget) or use a cheaper teacher (--teacher bm25)")
                 budget.seconds -= teacher_seconds
-        losses = [] if self.config.epochs == 0 else train(
+        losses = [] if not trains else train(
             backbone, examples, self.config, checkpoint_dir=checkpoints, verbose=self.verbose, budget=budget,
             ranking=ranking, identity=json.dumps({"scheme": scheme.name, **scheme.config()}, sort_keys=True,
                                                  default=repr))
@@ -308,7 +309,7 @@ class GenIndexer(pt.Indexer):
                 "teacher": repr(self.teacher)[:500], "teacher_k": self.teacher_k, "weight": self.distill_weight,
                 "share": self.distill_share, "queries_with_lists": len(ranking)},
             "training": {"curve": budget.curve, "best_epoch": budget.best_epoch, "stopped": budget.stopped,
-                         "held_out": 0 if self.config.epochs == 0 else sum(counts.values()) - len(examples),
+                         "held_out": sum(counts.values()) - len(examples),
                          "validation": self._validation_name(budget)},
             "built_with": storage.versions(), "build_seconds": round(time.time() - started, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
