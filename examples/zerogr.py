@@ -18,6 +18,9 @@ For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sent
 4. A GR model with the same settings is trained on the target alone from scratch, for the same
    ``--minutes`` (or ``--target-only-minutes``: e.g. base plus target minutes, all the time
    ZeroGR had). ``--epochs N`` trains every model N epochs instead of to a time budget.
+   ``--teacher bm25`` (``dense``, ``rrf``) adds a ranking loss over a teacher built from the
+   target's documents to both of these target models' training (never to the base model's), so
+   they learn the teacher's order of each pseudo-query's documents (docs/training.md).
 
 ``--max-target-docs`` indexes only part of a large target (its judged documents first, then a
 seeded sample), for every system, the baselines too.
@@ -40,6 +43,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import time
 
 import pandas as pd
@@ -48,6 +52,7 @@ import pyterrier as pt
 from pt_genret.baselines import bm25_pisa, dense_retriever
 from pt_genret.cli import parse_key_values
 from pt_genret.datasets import load_dataset
+from pt_genret.distillation import TEACHERS, named_teacher
 from pt_genret.docids import get_scheme
 from pt_genret.experiment import usable_docs
 from pt_genret.index import GenIndex
@@ -126,6 +131,15 @@ def as_json(value):
     return json.loads(json.dumps(value, default=repr))
 
 
+def teacher_name(meta: dict) -> str:
+    """The named teacher (``bm25``, ...) an index was trained with, from its recorded repr, or ``none``."""
+    recorded = (meta.get("distillation") or {}).get("teacher")
+    if recorded is None:
+        return "none"
+    match = re.match(r"teacher\('(\w+)'", recorded)
+    return match.group(1) if match else recorded
+
+
 def mismatches(earlier: GenIndex, wanted: dict[str, tuple]) -> str | None:
     """The first option ``earlier`` was built with otherwise than asked, as a one-line error."""
     for option, (was, asked) in wanted.items():
@@ -147,6 +161,9 @@ def main() -> None:
     p.add_argument("--zerogr-lr", type=float,
                    help="learning rate of ZeroGR's training on the target, which fine-tunes the base model "
                         "(default: the scheme's, as for the target-only model)")
+    p.add_argument("--teacher", choices=TEACHERS, default="none",
+                   help="a teacher over the target's documents whose rankings of the pseudo-queries ZeroGR's and the "
+                        "target-only model's training also learn (default: %(default)s)")
     p.add_argument("--epochs", type=int,
                    help="train every model this many epochs instead of to --base-minutes/--minutes")
     p.add_argument("--max-train-docs", type=int, default=2000, help="documents per training corpus (judged first)")
@@ -230,6 +247,8 @@ def main() -> None:
             else:
                 lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
                 wanted["learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate"] = (meta["train"]["lr"], lr)
+                if name != "base":
+                    wanted["--teacher"] = (teacher_name(meta), args.teacher)
                 if args.epochs is None:
                     wanted[flag] = (meta["train"]["max_minutes"], minutes)
                 else:  # trained N epochs, not to a time budget
@@ -256,6 +275,12 @@ def main() -> None:
         print(f"note: {args.out} holds indexes in the earlier one-scheme layout (OUT/base, ...); they are not "
               f"reused: this script keeps each scheme's under OUT/<scheme>/")
 
+    sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
+    work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-{docnos_key(target_docs)}" if sampled else "baselines")
+    # the teacher's indexes are the baselines' own (built on first use, inside the first budget that needs them)
+    teacher = named_teacher(args.teacher, lambda: target_docs.to_dict("records"), work)
+    if teacher is not None:  # its indexes built now, so no model's budget pays for them
+        teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
     corpora = None
     built = {}
     for scheme in args.scheme:
@@ -275,16 +300,15 @@ def main() -> None:
         if not zerogr.built():  # the target's documents and pseudo-queries only
             tuned = common if args.zerogr_lr is None else {**common, "lr": args.zerogr_lr}
             zerogr = index_new_corpus(base, zerogr.path, target_docs, instruction, max_minutes=budget(args.minutes),
-                                      **tuned)
+                                      teacher=teacher, **tuned)
         alone = GenIndex(os.path.join(folder, "target_only"))
         if not alone.built():
-            alone = alone.indexer(instruction=instruction, max_minutes=budget(alone_minutes), **common).index(target_docs)
+            alone = alone.indexer(instruction=instruction, max_minutes=budget(alone_minutes), teacher=teacher,
+                                  **common).index(target_docs)
         built[scheme] = (zeroshot, zerogr, alone)
     print(f"indexes built in {(time.time() - started) / 60:.1f} min; target {corpus_name(args.target)}, split "
           f"{split}, {len(topics)} queries, {len(target_docs)} documents; instruction {instruction!r}")
 
-    sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
-    work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-{docnos_key(target_docs)}" if sampled else "baselines")
     # (both index through check_documents, which reads a frame's NaN title as a missing one)
     bm25 = bm25_pisa(target_docs.to_dict("records"), os.path.join(work, "pisa"))
     dense = dense_retriever(target_docs.to_dict("records"), os.path.join(work, "dense.flex"))

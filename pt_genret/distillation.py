@@ -19,6 +19,7 @@ To keep a step's cost bounded, only ``share`` of each batch's query examples get
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -28,21 +29,29 @@ import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
 from pt_genret.decoding.model_calls import padded_labels, token_logprobs
+from pt_genret.instructions import COLUMN, split_instruction
 from pt_genret.queries.filter import sanitise_query
 
 
 def teacher_rankings(teacher: pt.Transformer, queries: list[str], k: int, batch_size: int = 2000,
-                     verbose: bool = True) -> dict[str, list[str]]:
-    """The teacher's top-``k`` docnos of each distinct query text, best first."""
+                     verbose: bool = True, instructions: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The teacher's top-``k`` docnos of each distinct query text, best first. A text that starts
+    with one of ``instructions`` (``instruction ⊕ query``, ZeroGR) reaches the teacher as its bare
+    query, the instruction in an ``instruction`` column: BM25 would otherwise score every document
+    on the instruction's words too."""
     unique = sorted({q for q in queries if q.strip()})
-    sent = [sanitise_query(q) for q in unique]
+    known = list(instructions)
+    split = [split_instruction(q, known) for q in unique]
+    sent = [sanitise_query(q) for _, q in split]
     out: dict[str, list[str]] = {}
     batches = range(0, len(unique), batch_size)
     for start in pt.tqdm(batches, desc="teacher rankings", unit="batch", disable=not verbose):
-        part = [(f"t{start + i}", s) for i, s in enumerate(sent[start:start + batch_size]) if s]
+        part = [(f"t{start + i}", s, split[start + i][0] or "") for i, s in enumerate(sent[start:start + batch_size])
+                if s]
         if not part:
             continue
-        res = teacher(pd.DataFrame(part, columns=["qid", "query"]))
+        frame = pd.DataFrame(part, columns=["qid", "query", COLUMN])
+        res = teacher(frame if known else frame[["qid", "query"]])
         if len(res):
             order = "rank" if "rank" in res.columns else "score"
             res = res.sort_values(["qid", order], ascending=[True, order == "rank"])
@@ -67,14 +76,16 @@ class RankingTargets:
     @classmethod
     def from_teacher(cls, teacher: pt.Transformer, examples: list, docnos: list[str], doc_tokens: list[list[int]],
                      k: int = 5, weight: float = 0.5, share: float = 0.25, seed: int = 42,
-                     verbose: bool = True) -> "RankingTargets":
-        """Run ``teacher`` over the query examples' sources and build their lists."""
+                     verbose: bool = True, instructions: Iterable[str] = ()) -> "RankingTargets":
+        """Run ``teacher`` over the query examples' sources (their ``instructions`` removed, see
+        :func:`teacher_rankings`) and build their lists."""
         if not 0 < share <= 1:
             raise ValueError(f"distillation share must be in (0, 1], got {share}")
         if k < 1:
             raise ValueError(f"teacher_k must be >= 1, got {k}")
         rows = [i for i, e in enumerate(examples) if e.kind in ("query", "train")]
-        ranked = teacher_rankings(teacher, [examples[i].source for i in rows], k, verbose=verbose)
+        ranked = teacher_rankings(teacher, [examples[i].source for i in rows], k, verbose=verbose,
+                                  instructions=instructions)
         index_of = {d: i for i, d in enumerate(docnos)}
         doc_of_target = {tuple(t): i for i, t in enumerate(doc_tokens)}
         lists = {}
@@ -207,8 +218,10 @@ class TeacherDistillation(pt.Estimator):
         if not examples:
             raise ValueError("no training queries with a document in the index: pass topics and qrels, "
                              "or build the index with pseudo-queries")
+        instructions = [*index.meta.get("instructions", []), index.meta.get("instruction")]
         ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
-                                              self.weight, self.share, self.seed, self.verbose)
+                                              self.weight, self.share, self.seed, self.verbose,
+                                              instructions=[i for i in instructions if i])
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                              freeze_encoder=bool(index.meta["train"].get("freeze_encoder")))
         budget = Budget(seconds=None if self.max_minutes is None else self.max_minutes * 60)

@@ -275,8 +275,12 @@ class GenIndexer(pt.Indexer):
         ranking = None
         if self.teacher is not None and scheme.kind != "ngrams":
             teacher_started = time.time()
+            instructions = set(row_instructions(docs, self.instruction))
+            if self.train_topics is not None:
+                instructions |= set(row_instructions(self.train_topics, self.instruction))
             ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
-                                                  self.distill_weight, self.distill_share, seed, self.verbose)
+                                                  self.distill_weight, self.distill_share, seed, self.verbose,
+                                                  instructions={i for i in instructions if i})
             if budget.seconds is not None:  # the teacher's time comes out of the budget
                 teacher_seconds = time.time() - teacher_started
                 if budget.seconds - teacher_seconds < MIN_TRAIN_SECONDS:

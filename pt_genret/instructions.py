@@ -18,6 +18,7 @@ falls back to :data:`GENERIC_INSTRUCTION` for any other.
 from __future__ import annotations
 
 import os
+from typing import Iterable
 
 import pandas as pd
 import pyterrier as pt
@@ -79,6 +80,17 @@ def instruct(instruction: str | None, query: str) -> str:
     """``instruction ⊕ query`` (the query alone when there is no instruction)."""
     instruction = (instruction or "").strip()
     return f"{instruction}{SEPARATOR}{query}" if instruction else query
+
+
+def split_instruction(text: str, instructions: Iterable[str]) -> tuple[str | None, str]:
+    """``(instruction, query)`` of a text :func:`instruct` wrote with one of ``instructions`` (the
+    longest that matches), else ``(None, text)``: what a teacher (BM25, dense) must read, since an
+    instruction's words would count as query terms for every document."""
+    for instruction in sorted({i.strip() for i in instructions if i and i.strip()}, key=len, reverse=True):
+        prefix = f"{instruction}{SEPARATOR}"
+        if text.startswith(prefix):
+            return instruction, text[len(prefix):]
+    return None, text
 
 
 def row_instructions(frame: pd.DataFrame, default: str | None) -> list[str | None]:

@@ -8,6 +8,8 @@ import torch
 from conftest import build_tiny_index, make_docs
 from pt_genret.baselines import bm25_pisa
 from pt_genret.distillation import RankingTargets, listwise_loss, teacher_rankings
+from pt_genret.index import GenIndex
+from pt_genret.instructions import instruct, split_instruction
 from pt_genret.training import Example
 
 
@@ -93,7 +95,6 @@ def test_build_with_a_teacher_ranks_the_teachers_documents_higher(tmp_path):
 
 def test_distillation_estimator_on_an_existing_index(tmp_path):
     from pt_genret.distillation import TeacherDistillation
-    from pt_genret.index import GenIndex
 
     docs = make_docs(per_topic=3, seed=4)
     index = build_tiny_index(tmp_path / "idx.gr", docs, scheme="title", epochs=6)
@@ -148,3 +149,39 @@ def test_a_teacher_that_eats_the_budget_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"teacher's rankings .* took 3600 s.*raise max_minutes"):
         build_tiny_index(tmp_path / "slow.gr", docs, max_minutes=10, teacher=SlowTeacher([d["docno"] for d in docs]))
     assert not (tmp_path / "slow.gr").exists()
+
+
+class RecordingTeacher(FixedTeacher):
+    """A fixed ranking that also records the query frames it was sent."""
+
+    def __init__(self, docnos):
+        super().__init__(docnos)
+        self.frames = []
+
+    def __call__(self, topics):
+        self.frames.append(topics.copy())
+        return super().__call__(topics)
+
+
+def test_instructed_queries_reach_the_teacher_bare():
+    instruction = "Given a claim, retrieve the abstracts"
+    texts = [instruct(instruction, "zebra stripes"), "plain query", instruct("other task", "kept whole")]
+    teacher = RecordingTeacher(["d1", "d0"])
+    ranked = teacher_rankings(teacher, texts, k=2, verbose=False, instructions=[instruction, "  "])
+    sent = pd.concat(teacher.frames)
+    assert sorted(sent["query"]) == sorted(["zebra stripes", "plain query", "other task kept whole"])
+    assert dict(zip(sent["query"], sent["instruction"]))["zebra stripes"] == instruction
+    assert set(ranked) == set(texts)  # keyed by the text the model trains on
+    assert split_instruction(instruct(instruction, "q | r"), [instruction, "Given a claim"]) == (instruction, "q | r")
+    assert split_instruction("q", [instruction]) == (None, "q")
+
+
+def test_a_build_sends_its_teacher_the_bare_pseudo_queries(tmp_path):
+    docs = make_docs(per_topic=2, seed=3)
+    instruction = "Given a topic, retrieve its notes"
+    teacher = RecordingTeacher([d["docno"] for d in docs[:3]])
+    build_tiny_index(tmp_path / "idx", docs, scheme="atomic", epochs=1, num_pseudo_queries=2, teacher=teacher,
+                     instruction=instruction)
+    sent = pd.concat(teacher.frames)
+    assert len(sent) > 0 and not sent["query"].str.contains("retrieve its notes").any()
+    assert set(sent["instruction"]) == {instruction}
