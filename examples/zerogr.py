@@ -20,7 +20,8 @@ For each docid scheme of ``--scheme`` (default: the ZeroGR preset's keyword-sent
    ZeroGR had). ``--epochs N`` trains every model N epochs instead of to a time budget.
    ``--teacher bm25`` (``dense``, ``rrf``) adds a ranking loss over a teacher built from the
    target's documents to both of these target models' training (never to the base model's), so
-   they learn the teacher's order of each pseudo-query's documents (docs/training.md).
+   they learn the teacher's order of each pseudo-query's documents (docs/training.md);
+   ``--base-teacher`` does the same for the base model, over the training corpora's documents.
 
 ``--max-target-docs`` indexes only part of a large target (its judged documents first, then a
 seeded sample), for every system, the baselines too.
@@ -58,7 +59,7 @@ from pt_genret.experiment import usable_docs
 from pt_genret.index import GenIndex
 from pt_genret.instructions import corpus_name, default_instruction
 from pt_genret.metrics import parse_metrics
-from pt_genret.multicorpus import Corpus, build_multi_corpus_index, index_new_corpus
+from pt_genret.multicorpus import Corpus, build_multi_corpus_index, index_new_corpus, multi_corpus
 from pt_genret.presets import PRESETS, preset_retriever
 from pt_genret.registry import DECODERS, SCHEMES
 
@@ -164,6 +165,9 @@ def main() -> None:
     p.add_argument("--teacher", choices=TEACHERS, default="none",
                    help="a teacher over the target's documents whose rankings of the pseudo-queries ZeroGR's and the "
                         "target-only model's training also learn (default: %(default)s)")
+    p.add_argument("--base-teacher", choices=TEACHERS, default="none",
+                   help="a teacher over the training corpora's documents for the base model's training "
+                        "(default: %(default)s)")
     p.add_argument("--epochs", type=int,
                    help="train every model this many epochs instead of to --base-minutes/--minutes")
     p.add_argument("--max-train-docs", type=int, default=2000, help="documents per training corpus (judged first)")
@@ -247,8 +251,8 @@ def main() -> None:
             else:
                 lr = args.zerogr_lr if name == "zerogr" and args.zerogr_lr is not None else asked.lr
                 wanted["learning rate (--zerogr-lr)" if name == "zerogr" else "learning rate"] = (meta["train"]["lr"], lr)
-                if name != "base":
-                    wanted["--teacher"] = (teacher_name(meta), args.teacher)
+                wanted["--base-teacher" if name == "base" else "--teacher"] = (
+                    teacher_name(meta), args.base_teacher if name == "base" else args.teacher)
                 if args.epochs is None:
                     wanted[flag] = (meta["train"]["max_minutes"], minutes)
                 else:  # trained N epochs, not to a time budget
@@ -292,7 +296,12 @@ def main() -> None:
                 corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]
                 for c in corpora:
                     print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
-            base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes), **common)
+            base_teacher = named_teacher(args.base_teacher, lambda: multi_corpus(corpora)[0].to_dict("records"),
+                                         os.path.join(args.out, "base-teacher"))
+            if base_teacher is not None:  # its indexes built now, outside the base's budget
+                base_teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
+            base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes),
+                                            teacher=base_teacher, **common)
         zeroshot = GenIndex(os.path.join(folder, "zeroshot"))
         if not zeroshot.built():  # the base model as it is over the target's docids: ZeroGR's zero-shot setting
             zeroshot = index_new_corpus(base, zeroshot.path, target_docs, instruction, **{**common, "epochs": 0})

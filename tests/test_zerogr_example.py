@@ -88,6 +88,7 @@ def test_example_reuses_its_indexes_and_refuses_other_settings(example_run, coll
                ("--seed", "7"): "with --seed 42, not 7",
                ("--epochs", "2"): "with --epochs 1, not 2",
                ("--teacher", "bm25"): "zerogr was built with --teacher none, not bm25",
+               ("--base-teacher", "bm25"): "base was built with --base-teacher none, not bm25",
                ("--max-target-docs", "6"): "indexes other documents (16) than the 6 asked"}
     for extra, message in refused.items():
         with pytest.raises(SystemExit):
@@ -126,7 +127,7 @@ def test_example_on_a_sample_of_the_target(tmp_path, collections, capsys):
 
     out = str(tmp_path / "out")
     run_example(["--train", collections["space"], "--target", collections["target"], "--out", out,
-                 "--scheme", "dense_init", "--epochs", "1", "--teacher", "bm25",
+                 "--scheme", "dense_init", "--epochs", "1", "--teacher", "bm25", "--base-teacher", "bm25",
                  "--num-pseudo-queries", "2", "--max-train-docs", "8", "--max-target-docs", "6", "--hits", "5"])
     printed = capsys.readouterr().out
     assert ", 6 documents;" in printed
@@ -135,7 +136,7 @@ def test_example_on_a_sample_of_the_target(tmp_path, collections, capsys):
     indexed = set(GenIndex(os.path.join(out, "dense_init", "zerogr")).table().docnos)
     judged = set(load_dataset(collections["target"]).get_qrels("test").query("label > 0")["docno"].astype(str))
     assert len(judged) == 4 and judged <= indexed and len(indexed) == 6  # the judged ones, then a sample
-    for name, teacher in (("base", None), ("zeroshot", None), ("zerogr", "bm25"), ("target_only", "bm25")):
+    for name, teacher in (("base", "bm25"), ("zeroshot", None), ("zerogr", "bm25"), ("target_only", "bm25")):
         distillation = GenIndex(os.path.join(out, "dense_init", name)).meta["distillation"]
         assert (distillation and distillation["teacher"]) == (teacher and "teacher('bm25', num_results=100)")
-        assert teacher is None or distillation["queries_with_lists"] > 0  # BM25 over the 6 documents ranked them
+        assert teacher is None or distillation["queries_with_lists"] > 0  # BM25 ranked each model's own documents
