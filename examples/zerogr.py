@@ -281,7 +281,7 @@ def main() -> None:
 
     sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
     work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-{docnos_key(target_docs)}" if sampled else "baselines")
-    # the teacher's indexes are the baselines' own (built on first use, inside the first budget that needs them)
+    # the teacher's indexes are the baselines' own, at their folder
     teacher = named_teacher(args.teacher, lambda: target_docs.to_dict("records"), work)
     if teacher is not None:  # its indexes built now, so no model's budget pays for them
         teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
