@@ -141,6 +141,14 @@ def teacher_name(meta: dict) -> str:
     return match.group(1) if match else recorded
 
 
+def built_now(teacher: pt.Transformer | None) -> pt.Transformer | None:
+    """``teacher`` with its indexes built (a named teacher builds them on first use), so that no
+    model's time budget pays for them."""
+    if teacher is not None:
+        teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
+    return teacher
+
+
 def mismatches(earlier: GenIndex, wanted: dict[str, tuple]) -> str | None:
     """The first option ``earlier`` was built with otherwise than asked, as a one-line error."""
     for option, (was, asked) in wanted.items():
@@ -284,9 +292,7 @@ def main() -> None:
     sampled = len(target_docs) < len(all_docs)  # the baselines search the same documents as the GR models
     work = os.path.join(args.out, f"baselines-{len(target_docs)}docs-{docnos_key(target_docs)}" if sampled else "baselines")
     # the teacher's indexes are the baselines' own, at their folder
-    teacher = named_teacher(args.teacher, lambda: target_docs.to_dict("records"), work)
-    if teacher is not None:  # its indexes built now, so no model's budget pays for them
-        teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
+    teacher = built_now(named_teacher(args.teacher, lambda: target_docs.to_dict("records"), work))
     corpora = None
     built = {}
     for scheme in args.scheme:
@@ -298,10 +304,8 @@ def main() -> None:
                 corpora = [train_corpus(d, args.train_split, args.max_train_docs, args.seed) for d in args.train]
                 for c in corpora:
                     print(f"train corpus {c.name}: {len(c.docs)} documents, {len(c.topics)} queries; {c.instruction!r}")
-            base_teacher = named_teacher(args.base_teacher, lambda: multi_corpus(corpora)[0].to_dict("records"),
-                                         os.path.join(args.out, "base-teacher"))
-            if base_teacher is not None:  # its indexes built now, outside the base's budget
-                base_teacher(pd.DataFrame([("warm", "index")], columns=["qid", "query"]))
+            base_docs = lambda: multi_corpus(corpora)[0].to_dict("records")  # noqa: E731 (built on first use)
+            base_teacher = built_now(named_teacher(args.base_teacher, base_docs, os.path.join(args.out, "base-teacher")))
             base = build_multi_corpus_index(base.path, corpora, max_minutes=budget(args.base_minutes),
                                             teacher=base_teacher, **common)
         zeroshot = GenIndex(os.path.join(folder, "zeroshot"))

@@ -171,8 +171,9 @@ class GenIndexer(pt.Indexer):
                 raise ValueError("epochs=0 trains nothing: a teacher has nothing to distil into; drop teacher")
             max_minutes = None
         check_options(epochs=None if epochs == 0 else epochs, batch_size=batch_size, lr=lr,
-                      max_source_length=max_source_length, num_pseudo_queries=num_pseudo_queries, patience=patience, validation_queries=validation_queries,
-                      teacher_k=teacher_k, max_minutes=max_minutes, distill_weight=distill_weight)
+                      max_source_length=max_source_length, num_pseudo_queries=num_pseudo_queries, patience=patience,
+                      validation_queries=validation_queries, teacher_k=teacher_k, max_minutes=max_minutes,
+                      distill_weight=distill_weight)
         self.target = index if isinstance(index, GenIndex) else GenIndex(index)
         self.scheme = scheme
         self.backbone_name = backbone
@@ -244,6 +245,7 @@ class GenIndexer(pt.Indexer):
         started = time.time()
         docs = with_instruction(docs, self.instruction)  # an instructed query generator reads it
         topics = instruct_topics(self.train_topics, self.instruction)
+        doc_instructions = sorted({i for i in row_instructions(docs, self.instruction) if i})
 
         scheme = get_scheme(self.scheme, seed=seed, **self.scheme_options).fit(docs)
         if self.init_from is not None:
@@ -275,12 +277,12 @@ class GenIndexer(pt.Indexer):
         ranking = None
         if self.teacher is not None and scheme.kind != "ngrams":
             teacher_started = time.time()
-            instructions = set(row_instructions(docs, self.instruction))
+            instructions = set(doc_instructions)  # the teacher reads the queries without them
             if self.train_topics is not None:
-                instructions |= set(row_instructions(self.train_topics, self.instruction))
+                instructions |= {i for i in row_instructions(self.train_topics, self.instruction) if i}
             ranking = RankingTargets.from_teacher(self.teacher, examples, table.docnos, table.tokens, self.teacher_k,
                                                   self.distill_weight, self.distill_share, seed, self.verbose,
-                                                  instructions={i for i in instructions if i})
+                                                  instructions=instructions)
             if budget.seconds is not None:  # the teacher's time comes out of the budget
                 teacher_seconds = time.time() - teacher_started
                 if budget.seconds - teacher_seconds < MIN_TRAIN_SECONDS:
@@ -305,7 +307,7 @@ class GenIndexer(pt.Indexer):
             "instruction": self.instruction,
             "init_from": None if self.init_from is None else os.path.abspath(self.init_from.path),
             "init_from_created": None if self.init_from is None else self.init_from.meta.get("created"),
-            "instructions": sorted({i for i in row_instructions(docs, self.instruction) if i}),
+            "instructions": doc_instructions,
             "examples": counts,
             "epoch_losses": losses, **extra,
             "output_head": "docid" if backbone.head is not None else "full",
